@@ -1,0 +1,1 @@
+"""Talking to the voice service: REST client, WebSocket link, reconnect supervisor."""

@@ -1,0 +1,43 @@
+"""The logging foundation: structured fields, context, and secret scrubbing on stderr."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from booth import logs
+
+
+@pytest.fixture(autouse=True)
+def _clean_context() -> None:
+    logs.set_context(BOOTH_ID=None, CALL_ID=None, BOOTH_STATE=None)
+
+
+def test_stderr_carries_fields_and_context(capsys: pytest.CaptureFixture[str]) -> None:
+    assert logs.setup_logging("info", "stderr", BOOTH_ID="b1") == "stderr"
+    logs.set_context(CALL_ID="athos_call_1", BOOTH_STATE="in_call")
+    logs.log_event(logging.getLogger("booth.test"), logging.INFO, "call started", EVENT="start")
+    err = capsys.readouterr().err
+    assert "booth.test: call started" in err
+    assert "CALL_ID=athos_call_1" in err and "EVENT=start" in err and "BOOTH_STATE=in_call" in err
+
+
+def test_registered_secret_never_reaches_the_sink(capsys: pytest.CaptureFixture[str]) -> None:
+    logs.setup_logging("debug", "stderr")
+    secret = "eyJhbGciOiJIUzI1NiJ9.payload.signature"
+    logs.register_secret(secret)
+    log = logging.getLogger("booth.test")
+    logs.log_event(log, logging.INFO, f"token {secret} minted", TOKEN_HINT=secret)
+    try:
+        raise RuntimeError(f"failed with {secret}")
+    except RuntimeError:
+        log.exception("boom")
+    err = capsys.readouterr().err
+    assert secret not in err
+    assert err.count("***") >= 3
+
+
+def test_field_names_must_be_journal_names() -> None:
+    with pytest.raises(ValueError, match="UPPER_CASE"):
+        logs.log_event(logging.getLogger("x"), logging.INFO, "m", call_id="lower")
