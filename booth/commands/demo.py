@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "Hold a whole scripted booth call offline, against an in-process devserver.\n"
             "\n"
             "Starts a reference voice service on loopback, runs the real daemon\n"
-            "with mock pins and file-backed audio, presses the button on a script and prints a timeline and the score."
+            "with mock pins and file-backed audio, presses the button on a script and prints\n"
+            "a timeline and the score."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
