@@ -1,0 +1,1 @@
+"""The booth voice protocol (DESIGN §2): typed messages, codec, client connection state."""

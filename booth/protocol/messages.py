@@ -1,0 +1,145 @@
+"""The messages of the booth voice WebSocket (DESIGN §2), as typed values.
+
+Secrets (tokens, resume tokens) are excluded from every repr so a logged message is safe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SAMPLE_RATE = 16000
+FRAME_BYTES = 640  # 20 ms of 16 kHz s16le mono: what the client sends, exactly
+
+# Extensions a server may list in `connected.features`; the client uses only those listed.
+FEATURE_TURN_END = "turn_end"
+FEATURE_END = "end"
+FEATURE_RESUME = "resume"
+FEATURE_INTERRUPTION = "interruption"
+
+END_REASONS = frozenset(
+    {
+        "agent_disconnected",
+        "room_closed",
+        "session_closed",
+        "server_shutdown",
+        "client_requested",
+        "max_duration",
+    }
+)
+
+
+# ── server → client ────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class Connected:
+    session_id: str | None = None
+    call_id: str | None = None
+    resume_token: str | None = field(default=None, repr=False)
+    persona_name: str | None = None
+    sample_rate: int = SAMPLE_RATE
+    features: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class AgentReady:
+    pass
+
+
+@dataclass(frozen=True)
+class AgentStartTalking:
+    pass
+
+
+@dataclass(frozen=True)
+class AgentStopTalking:
+    pass
+
+
+@dataclass(frozen=True)
+class Interruption:
+    pass
+
+
+@dataclass(frozen=True)
+class Resumed:
+    resume_token: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class SessionEnded:
+    reason: str
+
+
+@dataclass(frozen=True)
+class ServerError:
+    code: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Audio:
+    """PCM s16le mono at the session rate (either direction)."""
+
+    pcm: bytes = field(repr=False)
+
+    @property
+    def samples(self) -> int:
+        return len(self.pcm) // 2
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """A well-formed message of a type this side does not know: ignored, never fatal."""
+
+    type: str
+
+
+@dataclass(frozen=True)
+class ProtocolError:
+    """Input that breaks the protocol: logged and skipped by the receiver."""
+
+    problem: str
+
+
+ServerEvent = (
+    Connected
+    | AgentReady
+    | AgentStartTalking
+    | AgentStopTalking
+    | Interruption
+    | Resumed
+    | SessionEnded
+    | ServerError
+    | Audio
+    | Unknown
+    | ProtocolError
+)
+
+
+# ── client → server ────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class Auth:
+    """First message: `{"token": …}` (connection ticket or seed-003 token)."""
+
+    token: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Resume:
+    resume_token: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class TurnEnd:
+    pass
+
+
+@dataclass(frozen=True)
+class End:
+    pass
+
+
+ClientEvent = Auth | Resume | TurnEnd | End | Audio | Unknown | ProtocolError
