@@ -479,15 +479,41 @@ def _read_key_file(path: Path, source: str, key: str) -> Secret:
     return Secret(text)
 
 
-def describe_fields(cls: type[Any] = Config, prefix: str = "") -> list[tuple[str, str, str]]:
-    """(key, default, description) for every setting, for the README and `booth run --help`."""
-    rows: list[tuple[str, str, str]] = []
+def describe_fields(cls: type[Any] = Config, prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """(key, default, allowed values, description) for every setting: the README's reference."""
+    rows: list[tuple[str, str, str, str]] = []
     hints = typing.get_type_hints(cls)
     for name, f in _public_fields(cls).items():
         hint = hints[name]
         if is_dataclass(hint) and isinstance(hint, type):
             rows.extend(describe_fields(hint, f"{prefix}{name}."))
             continue
-        default = f.default if f.default is not MISSING else "(required)"
-        rows.append((f"{prefix}{name}", repr(default), f.metadata.get("doc", "")))
+        default = "" if f.default is MISSING else _toml_value(f.default)
+        rows.append((f"{prefix}{name}", default, _allowed(hint, f.metadata), f.metadata["doc"]))
     return rows
+
+
+def _toml_value(value: object) -> str:
+    if value is None:
+        return "(unset)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return f"{value}"
+
+
+def _allowed(hint: Any, meta: Any) -> str:
+    if typing.get_origin(hint) is Literal:
+        return " \\| ".join(f'"{c}"' for c in typing.get_args(hint))
+    low, high = meta.get("min"), meta.get("max")
+    if low is not None or high is not None:
+        text = f"{low:g}–{high:g}"
+        return f"0 or {text}" if meta.get("allow_zero") else text
+    if meta.get("allow_zero"):
+        return "0 or " + ", ".join(str(r) for r in SUPPORTED_RATES)
+    names = {bool: "true \\| false", str: "text", int: "integer", float: "number"}
+    args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+    if Pin in (hint,) or set(args) == {int, str}:
+        return "BCM number or pin name"
+    return names.get(args[0], "")
