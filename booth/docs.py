@@ -14,7 +14,8 @@ from pathlib import Path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 _BLOCK = re.compile(
-    r"(<!-- BEGIN generated:(?P<name>[a-z-]+) -->\n)(?P<body>.*?)(<!-- END generated:(?P=name) -->)",
+    r"(<!-- BEGIN generated:(?P<name>[a-z-]+) -->\n)(?P<body>.*?)"
+    r"(<!-- END generated:(?P=name) -->)",
     re.DOTALL,
 )
 
@@ -32,16 +33,12 @@ def cli_reference() -> str:
     from booth.cli import build_parser
 
     parser = build_parser()
-    sub = next(
-        a
-        for a in parser._actions
-        if isinstance(a, argparse._SubParsersAction)  # noqa: SLF001
-    )
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     out = ["```text"]
     for name, command in sub.choices.items():
         usage = command.format_usage().replace("usage: ", "").strip()
         out.append(re.sub(r"\s+", " ", usage))
-        helptext = next(c.help for c in sub._choices_actions if c.dest == name)  # noqa: SLF001
+        helptext = next(c.help for c in sub._choices_actions if c.dest == name)
         out.append(f"    {helptext}")
     out.append("```")
     return "\n".join(out) + "\n"
