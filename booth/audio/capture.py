@@ -1,0 +1,317 @@
+"""Microphone capture: PortAudio callback mode in, 20 ms 16 kHz frames out on the event loop.
+
+PortAudio calls back on its own thread. That thread only resamples and frames (tens of
+microseconds a block) and hands finished frames to the loop with
+``loop.call_soon_threadsafe``; nothing here ever blocks the loop or the audio thread. Each
+frame carries the monotonic time its first sample reached the microphone, so the pipeline
+bench can measure mic-to-wire latency.
+
+A stream that reports an error, stops on its own, or stops calling back for
+``stall_timeout`` seconds is reported as MIC_DEVICE_DISCONNECTED. ``start()`` after that
+reopens (with a fresh device scan, so a replugged USB mic is picked up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from booth.audio import devices
+from booth.audio.framer import Framer
+from booth.errors import BoothError, ErrorCode
+
+log = logging.getLogger(__name__)
+
+OUT_RATE = 16000
+FRAME_SAMPLES = 320
+
+
+class CapturedFrame(NamedTuple):
+    pcm: bytes  # 640 bytes: 320 samples s16le mono at 16 kHz
+    captured_at: float  # time.monotonic() when its first sample reached the mic
+    seq: int  # frame number since start()
+
+
+@dataclass
+class CaptureStats:
+    callbacks: int = 0
+    frames: int = 0
+    dropped_frames: int = 0  # consumer too slow: oldest frames dropped
+    input_overflows: int = 0  # PortAudio reported lost input (paInputOverflow)
+    callback_errors: int = 0
+
+
+FrameProcessor = Callable[[bytes], bytes]
+
+
+class Capture:
+    """Open the mic, deliver CapturedFrames to an asyncio queue and/or a callback."""
+
+    def __init__(
+        self,
+        device: str = "",
+        rate: int = 0,
+        channels: int = 1,
+        *,
+        dc_block: bool = False,
+        gain_db: float = 0.0,
+        block_ms: int = 20,
+        queue_frames: int = 50,
+        stall_timeout: float = 1.5,
+        on_frame: Callable[[CapturedFrame], object] | None = None,
+        on_error: Callable[[BoothError], object] | None = None,
+        processor: FrameProcessor | None = None,
+    ) -> None:
+        self.device_pattern = device
+        self.configured_rate = rate
+        self.channels = channels
+        self.dc_block = dc_block
+        self.gain_db = gain_db
+        self.block_ms = block_ms
+        self.stall_timeout = stall_timeout
+        self.on_frame = on_frame
+        self.on_error = on_error
+        self.processor = processor
+        # queue_frames=0: no queue, frames go to on_frame only (errors to on_error).
+        self.use_queue = queue_frames > 0
+        self.queue: asyncio.Queue[CapturedFrame | BoothError] = asyncio.Queue(max(queue_frames, 1))
+        self.stats = CaptureStats()
+        self.device: devices.DeviceInfo | None = None
+        self.rate = 0
+        self.error: BoothError | None = None
+        self._pa: Any = None
+        self._stream: Any = None
+        self._framer: Framer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._watchdog: asyncio.Task[None] | None = None
+        self._lock = threading.Lock()
+        self._last_callback = 0.0
+        self._in_index = 0
+        self._anchors: collections.deque[tuple[int, float]] = collections.deque(maxlen=16)
+        self._running = False
+        self._closing: asyncio.Future[None] | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    async def start(self) -> None:
+        """Open the device and start delivering frames. Raises BoothError."""
+        if self._running:
+            return
+        self._loop = asyncio.get_running_loop()
+        if self._closing is not None:
+            await self._closing  # the failed stream is still being released
+            self._closing = None
+        self.error = None
+        # Running before the stream opens: its first frames may reach the loop before
+        # this coroutine resumes.
+        self._running = True
+        try:
+            # Device scan and open can take ~100 ms: keep them off the loop.
+            await self._loop.run_in_executor(None, self._open)
+        except BaseException:
+            self._running = False
+            raise
+        self._watchdog = asyncio.create_task(self._watch(), name="capture-watchdog")
+
+    async def stop(self) -> None:
+        self._running = False
+        if self._closing is not None:
+            await self._closing
+            self._closing = None
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
+            self._watchdog = None
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self._close)
+
+    async def get(self) -> CapturedFrame:
+        """Next frame; raises the BoothError if the mic died. Needs queue_frames > 0."""
+        if not self.use_queue:
+            raise RuntimeError("this Capture delivers to on_frame only (queue_frames=0)")
+        item = await self.queue.get()
+        if isinstance(item, BoothError):
+            raise item
+        return item
+
+    # -- PortAudio side (worker / audio threads) ----------------------------------------
+
+    def _open(self) -> None:
+        import pyaudio
+
+        self._close()
+        pa = devices.open_portaudio()
+        try:
+            dev = devices.select_device(pa, self.device_pattern, input=True)
+            channels = min(self.channels, dev.max_input_channels)
+            rate = devices.negotiate_rate(
+                pa, dev, self.configured_rate, input=True, channels=channels
+            )
+            self._framer = Framer(
+                rate,
+                OUT_RATE,
+                channels=channels,
+                frame_samples=FRAME_SAMPLES,
+                dc_block=self.dc_block,
+                gain_db=self.gain_db,
+            )
+            self.rate = rate
+            self._in_index = 0
+            self._anchors.clear()
+            self._last_callback = time.monotonic()
+            try:
+                stream = pa.open(
+                    format=pyaudio.paInt16,
+                    channels=channels,
+                    rate=rate,
+                    input=True,
+                    input_device_index=dev.index,
+                    frames_per_buffer=rate * self.block_ms // 1000,
+                    stream_callback=self._callback,
+                )
+            except (OSError, ValueError) as exc:
+                raise devices.map_open_error(exc, input=True, device=dev.name) from None
+        except BaseException:
+            pa.terminate()
+            raise
+        self._pa, self._stream, self.device, self.rate = pa, stream, dev, rate
+        log.info("mic open: %s at %d Hz, %d channel(s)", dev.name, rate, channels)
+
+    def _close(self) -> None:
+        stream, pa = self._stream, self._pa
+        self._stream = self._pa = None
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.stop_stream()
+            with contextlib.suppress(OSError):
+                stream.close()
+        if pa is not None:
+            pa.terminate()
+
+    def _callback(self, data: bytes | None, frame_count: int, time_info: Any, status: int) -> Any:
+        import pyaudio
+
+        try:
+            self._on_block(data, frame_count, time_info, status)
+        except Exception:
+            # An exception escaping into PyAudio would stop the stream silently.
+            self.stats.callback_errors += 1
+            if self.stats.callback_errors == 1:
+                log.exception("capture callback failed")
+        return (None, pyaudio.paContinue)
+
+    def _on_block(self, data: bytes | None, frame_count: int, time_info: Any, status: int) -> None:
+        import pyaudio
+
+        now = time.monotonic()
+        self._last_callback = now
+        self.stats.callbacks += 1
+        if status & pyaudio.paInputOverflow:
+            self.stats.input_overflows += 1
+        framer = self._framer
+        loop = self._loop
+        if framer is None or loop is None or data is None:
+            return
+        # When the block's first sample hit the ADC: PortAudio's estimate if it gave one,
+        # else "the block just filled".
+        first = now - frame_count / self.rate
+        if time_info:
+            adc = time_info.get("input_buffer_adc_time", 0.0)
+            cur = time_info.get("current_time", 0.0)
+            if adc > 0.0 and cur >= adc and cur - adc < 1.0:
+                first = now - (cur - adc)
+        with self._lock:
+            self._anchors.append((self._in_index, first))
+            self._in_index += frame_count
+            start = framer.frames_out
+            frames = framer.push(data)
+            out = []
+            for i, raw in enumerate(frames):
+                seq = start + i
+                src = framer.source_index(seq * FRAME_SAMPLES)
+                pcm = raw if self.processor is None else self.processor(raw)
+                out.append(CapturedFrame(pcm, self._time_of(src), seq))
+        if out:
+            with contextlib.suppress(RuntimeError):  # loop closed during shutdown
+                loop.call_soon_threadsafe(self._deliver, out)
+
+    def _time_of(self, input_index: float) -> float:
+        if input_index < 0:
+            input_index = 0.0
+        base, t = self._anchors[0]
+        for anchor_index, anchor_time in self._anchors:
+            if anchor_index <= input_index:
+                base, t = anchor_index, anchor_time
+        return t + (input_index - base) / self.rate
+
+    # -- loop side ----------------------------------------------------------------------
+
+    def _deliver(self, frames: list[CapturedFrame]) -> None:
+        if not self._running:
+            return
+        for frame in frames:
+            self.stats.frames += 1
+            if self.use_queue:
+                self._enqueue(frame)
+            if self.on_frame is not None:
+                try:
+                    self.on_frame(frame)
+                except Exception:
+                    log.exception("capture frame consumer failed")
+
+    def _enqueue(self, item: CapturedFrame | BoothError) -> None:
+        if self.queue.full():
+            # Old audio is worth less than new: drop the oldest, keep going.
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self.queue.get_nowait()
+            self.stats.dropped_frames += 1
+        self.queue.put_nowait(item)
+
+    async def _watch(self) -> None:
+        interval = min(0.25, self.stall_timeout / 3)
+        while self._running:
+            await asyncio.sleep(interval)
+            stream = self._stream
+            silent_for = time.monotonic() - self._last_callback
+            reason = ""
+            if stream is None:
+                reason = "the stream is gone"
+            elif not stream.is_active():
+                reason = "the stream stopped (device error or unplugged)"
+            elif silent_for > self.stall_timeout:
+                reason = f"no audio from the device for {silent_for:.1f} s"
+            if reason:
+                self._fail(
+                    BoothError(
+                        ErrorCode.MIC_DEVICE_DISCONNECTED,
+                        f"microphone {self.device.name if self.device else '?'!r}: {reason}",
+                    )
+                )
+                return
+
+    def _fail(self, error: BoothError) -> None:
+        self.error = error
+        self._running = False
+        log.warning("%s", error)
+        if self.use_queue:
+            self._enqueue(error)
+        if self.on_error is not None:
+            try:
+                self.on_error(error)
+            except Exception:
+                log.exception("capture error handler failed")
+        assert self._loop is not None
+        # Release the device so it can be reopened (or replugged) cleanly.
+        self._closing = self._loop.run_in_executor(None, self._close)

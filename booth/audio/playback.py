@@ -1,0 +1,233 @@
+"""Speaker playback: one output stream for the whole call, fed from the jitter buffer.
+
+Reopening a stream per utterance clips the start of speech and races other users of the
+device ("device busy"), so the stream opens once and plays silence between turns. The
+PortAudio callback only copies from the jitter buffer under a short lock. Persona audio
+(16 kHz) is resampled to the device rate by the fixed-point framer when the device refuses
+16 kHz; sound cues take the same path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from typing import Any
+
+from booth.audio import devices
+from booth.audio.framer import Framer
+from booth.audio.jitter import JitterBuffer, JitterStats
+from booth.errors import BoothError, ErrorCode
+
+log = logging.getLogger(__name__)
+
+IN_RATE = 16000
+
+
+class Playback:
+    """``write(pcm16k)``, ``flush()``, ``play_cue(pcm16k)``; counters in ``stats``."""
+
+    def __init__(
+        self,
+        device: str = "",
+        rate: int = 0,
+        *,
+        prebuffer_ms: float = 60.0,
+        capacity_ms: float = 1000.0,
+        gain_db: float = 0.0,
+        block_ms: int = 20,
+    ) -> None:
+        self.device_pattern = device
+        self.configured_rate = rate
+        self.prebuffer_ms = prebuffer_ms
+        self.capacity_ms = capacity_ms
+        self.gain_db = gain_db
+        self.block_ms = block_ms
+        self.device: devices.DeviceInfo | None = None
+        self.rate = 0
+        self.channels = 1
+        self._pa: Any = None
+        self._stream: Any = None
+        self._lock = threading.Lock()
+        self._jitter = JitterBuffer(IN_RATE, prebuffer_ms, capacity_ms)
+        self._framer: Framer | None = None
+        self._early = bytearray()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._idle = True  # callback side: nothing queued or playing
+        self.callbacks = 0
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self._stream is not None
+
+    @property
+    def stats(self) -> JitterStats:
+        return self._jitter.stats
+
+    @property
+    def buffered_ms(self) -> float:
+        with self._lock:
+            return self._jitter.buffered_ms
+
+    @property
+    def playing(self) -> bool:
+        with self._lock:
+            return self._jitter.playing
+
+    async def start(self) -> None:
+        """Open the output device (once per call). Raises BoothError AUDIO_PLAYBACK_BLOCKED."""
+        if self._stream is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        await self._loop.run_in_executor(None, self._open)
+
+    async def stop(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self._close)
+
+    def healthy(self) -> bool:
+        """False once the stream has died (device unplugged or failed)."""
+        stream = self._stream
+        return stream is not None and bool(stream.is_active())
+
+    # -- audio in -----------------------------------------------------------------------
+
+    def write(self, pcm16k: bytes) -> None:
+        """Queue persona audio: s16le mono 16 kHz, any whole number of samples."""
+        self._drained.clear()
+        with self._lock:
+            self._idle = False
+            if self._framer is None:
+                # Not open yet: keep it at 16 kHz until open() knows the device rate.
+                self._early += pcm16k
+                return
+            self._queue(self._framer.push(pcm16k))
+
+    def _queue(self, chunks: list[bytes]) -> None:
+        for chunk in chunks:
+            self._jitter.write(chunk if self.channels == 1 else _to_stereo(chunk))
+
+    async def wait_drained(self) -> None:
+        """Wait until everything written so far has been handed to the device."""
+        await self._drained.wait()
+
+    def mark_end(self) -> None:
+        """The turn is over: play out what is queued and do not count the drain as an
+        underrun."""
+        with self._lock:
+            self._drain_framer()
+            self._jitter.mark_end()
+
+    def play_cue(self, pcm16k: bytes) -> None:
+        """Play a sound cue through the same stream (queued after any speech)."""
+        self.write(pcm16k)
+        self.mark_end()
+
+    def flush(self) -> int:
+        """Drop all queued audio now (barge-in, `interruption`). Returns samples dropped."""
+        with self._lock:
+            if self._framer is not None:
+                self._framer.reset()
+            dropped = len(self._early) // 2
+            self._early.clear()
+            dropped += self._jitter.flush()
+            self._idle = True
+        self._drained.set()
+        return dropped
+
+    # -- PortAudio side -----------------------------------------------------------------
+
+    def _drain_framer(self) -> None:
+        framer = self._framer
+        if framer is None:
+            return
+        # Push the filter's tail and any partial frame out (its delay plus one frame of
+        # silence: at most 1 ms more than the audio itself).
+        tail = int(framer.delay * framer.in_rate / framer.out_rate) + framer.frame_samples
+        self._queue(framer.push(bytes(2 * tail)))
+
+    def _open(self) -> None:
+        import pyaudio
+
+        self._close()
+        pa = devices.open_portaudio()
+        try:
+            dev = devices.select_device(pa, self.device_pattern, input=False)
+            channels = 1
+            if not any(
+                devices.rate_supported(pa, dev, r, input=False, channels=1)
+                for r in devices.NEGOTIATION_ORDER
+            ):
+                channels = 2  # some USB speakers take stereo only
+            rate = devices.negotiate_rate(
+                pa, dev, self.configured_rate or IN_RATE, input=False, channels=channels
+            )
+            block = rate * self.block_ms // 1000
+            with self._lock:
+                # A fresh buffer per open: one stream, and one set of counters, per call.
+                self._jitter = JitterBuffer(rate, self.prebuffer_ms, self.capacity_ms, channels)
+                self._framer = Framer(
+                    IN_RATE, rate, frame_samples=max(1, rate // 1000), gain_db=self.gain_db
+                )
+                self.rate, self.channels = rate, channels
+                if self._early:
+                    self._queue(self._framer.push(bytes(self._early)))
+                    self._early.clear()
+            try:
+                stream = pa.open(
+                    format=pyaudio.paInt16,
+                    channels=channels,
+                    rate=rate,
+                    output=True,
+                    output_device_index=dev.index,
+                    frames_per_buffer=block,
+                    stream_callback=self._callback,
+                )
+            except (OSError, ValueError) as exc:
+                raise devices.map_open_error(exc, input=False, device=dev.name) from None
+        except BoothError:
+            pa.terminate()
+            raise
+        except Exception as exc:
+            pa.terminate()
+            raise BoothError(
+                ErrorCode.AUDIO_PLAYBACK_BLOCKED, f"cannot open the speaker: {exc}"
+            ) from None
+        self._pa, self._stream, self.device = pa, stream, dev
+        log.info("speaker open: %s at %d Hz, %d channel(s)", dev.name, rate, channels)
+
+    def _close(self) -> None:
+        stream, pa = self._stream, self._pa
+        self._stream = self._pa = None
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.stop_stream()
+            with contextlib.suppress(OSError):
+                stream.close()
+        if pa is not None:
+            pa.terminate()
+
+    def _callback(self, _data: bytes | None, frame_count: int, _time: Any, _status: int) -> Any:
+        import pyaudio
+
+        self.callbacks += 1
+        with self._lock:
+            out = self._jitter.read(frame_count)
+            drained = not self._idle and not self._jitter.playing and not self._jitter.buffered
+            if drained:
+                self._idle = True
+        if drained and self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # loop already closed
+                self._loop.call_soon_threadsafe(self._drained.set)
+        return (out, pyaudio.paContinue)
+
+
+def _to_stereo(mono: bytes) -> bytes:
+    import numpy as np
+
+    samples = np.frombuffer(mono, dtype="<i2")
+    return np.repeat(samples, 2).astype("<i2").tobytes()

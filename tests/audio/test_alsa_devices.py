@@ -1,0 +1,217 @@
+"""PyAudio capture and playback against real ALSA devices (file PCMs, tests/support/alsa.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from booth.audio import devices
+from booth.audio.capture import Capture, CapturedFrame
+from booth.audio.framer import Framer
+from booth.audio.playback import Playback
+from booth.errors import BoothError, ErrorCode
+from tests.support.alsa import alsa_file_devices, find_signal
+
+
+def make_signal(rate: int, seconds: float, seed: int) -> np.ndarray:
+    """A chirp plus noise: every sample matters, nothing is periodic."""
+    t = np.arange(int(rate * seconds)) / rate
+    rng = np.random.default_rng(seed)
+    x = 12000 * np.sin(2 * np.pi * (200 * t + 3000 * t**2)) + rng.normal(0, 2000, t.size)
+    return np.clip(x, -32768, 32767).astype(np.int16)
+
+
+async def test_capture_frames_equal_offline_framer(tmp_path: Path) -> None:
+    signal = make_signal(48000, 1.0, 1)
+    expected = Framer(48000).push(signal)
+    with alsa_file_devices(tmp_path, signal, rate=48000, paced=True) as devs:
+        capture = Capture(devs.capture_name, rate=48000, queue_frames=200)
+        await capture.start()
+        try:
+            assert capture.device is not None
+            assert capture.device.name == devs.capture_name
+            assert capture.rate == 48000
+            frames = [await asyncio.wait_for(capture.get(), 5) for _ in range(40)]
+        finally:
+            await capture.stop()
+    assert [f.seq for f in frames] == list(range(40))
+    assert [f.pcm for f in frames] == expected[:40]
+    stamps = [f.captured_at for f in frames]
+    assert stamps == sorted(stamps)
+    assert stamps[-1] <= time.monotonic()
+
+
+async def _drain_until_error(capture: Capture) -> None:
+    while True:
+        await asyncio.wait_for(capture.get(), 5)
+
+
+async def test_stalled_mic_is_disconnected_then_reopens(tmp_path: Path) -> None:
+    signal = make_signal(16000, 0.5, 1)
+    with alsa_file_devices(tmp_path, signal, rate=16000, paced=True) as devs:
+        errors: list[BoothError] = []
+        capture = Capture(devs.capture_name, rate=16000, stall_timeout=1.0, on_error=errors.append)
+        await capture.start()
+        try:
+            await asyncio.wait_for(capture.get(), 5)
+            devs.capture_stalled.set()  # the mic stops delivering, as if unplugged
+            with pytest.raises(BoothError) as err:
+                await _drain_until_error(capture)
+            assert err.value.code == ErrorCode.MIC_DEVICE_DISCONNECTED
+            assert errors and errors[0].code == ErrorCode.MIC_DEVICE_DISCONNECTED
+            assert not capture.running
+            devs.capture_stalled.clear()  # plugged back in
+            await asyncio.wait_for(capture.start(), 10)
+            frame = await asyncio.wait_for(capture.get(), 5)
+            assert len(frame.pcm) == 640
+        finally:
+            await capture.stop()
+
+
+async def test_missing_mic_is_no_mic_available(tmp_path: Path) -> None:
+    with alsa_file_devices(tmp_path, with_capture=False):
+        capture = Capture("boothmic", rate=48000)
+        with pytest.raises(BoothError) as err:
+            await capture.start()
+    assert err.value.code == ErrorCode.NO_MIC_AVAILABLE
+    assert not capture.running
+
+
+async def test_missing_speaker_is_playback_blocked(tmp_path: Path) -> None:
+    with alsa_file_devices(tmp_path, np.zeros(10, np.int16), with_playback=False):
+        playback = Playback("boothspk")
+        with pytest.raises(BoothError) as err:
+            await playback.start()
+    assert err.value.code == ErrorCode.AUDIO_PLAYBACK_BLOCKED
+
+
+async def _play(tmp_path: Path, rate: int, pcm16k: np.ndarray) -> np.ndarray:
+    with alsa_file_devices(tmp_path, rate=rate, paced=True) as devs:
+        playback = Playback(devs.playback_name, rate=rate, prebuffer_ms=40)
+        await playback.start()
+        assert playback.rate == rate
+        try:
+            playback.write(pcm16k.tobytes())
+            playback.mark_end()
+            await asyncio.wait_for(playback.wait_drained(), 10)
+        finally:
+            await playback.stop()
+        devs.finish()
+        assert playback.stats.underruns == 0
+        return devs.played_samples()
+
+
+async def test_played_frames_land_in_the_file(tmp_path: Path) -> None:
+    pcm = make_signal(16000, 0.3, 2)
+    played = await _play(tmp_path, 16000, pcm)
+    assert find_signal(played, pcm) >= 0
+
+
+async def test_playback_resamples_up_when_device_runs_at_48k(tmp_path: Path) -> None:
+    pcm = make_signal(16000, 0.3, 3)
+    played = await _play(tmp_path, 48000, pcm)
+    framer = Framer(16000, 48000, frame_samples=48)
+    expected = np.frombuffer(b"".join(framer.push(pcm)), dtype="<i2")
+    assert find_signal(played, expected) >= 0
+
+
+async def test_flush_drops_queued_audio(tmp_path: Path) -> None:
+    with alsa_file_devices(tmp_path, rate=16000, paced=True) as devs:
+        playback = Playback(devs.playback_name, rate=16000, prebuffer_ms=500, capacity_ms=2000)
+        await playback.start()
+        try:
+            playback.write(np.full(4000, 1000, np.int16).tobytes())  # below the prebuffer...
+            assert playback.flush() == 4000  # ...so none of it has played
+            await asyncio.wait_for(playback.wait_drained(), 1)
+        finally:
+            await playback.stop()
+        devs.finish()
+    assert not np.any(devs.played_samples())
+
+
+def test_device_listing_and_rates(tmp_path: Path) -> None:
+    with alsa_file_devices(tmp_path, np.zeros(10, np.int16)), devices.portaudio() as pa:
+        found = {d.name: d for d in devices.list_devices(pa)}
+        mic, spk = found["boothmic"], found["boothspk"]
+        assert mic.max_input_channels > 0 and mic.max_output_channels == 0
+        assert spk.max_output_channels > 0 and spk.max_input_channels == 0
+        assert {16000, 48000} <= set(devices.supported_rates(pa, mic, input=True))
+        assert devices.select_device(pa, "/^booth.ic$/", input=True).name == "boothmic"
+        assert devices.select_device(pa, "SPK", input=False).name == "boothspk"
+        # An unknown name falls back to the default (here: the only input device).
+        assert devices.select_device(pa, "no such mic", input=True).name == "boothmic"
+        assert devices.negotiate_rate(pa, mic, 44100, input=True) == 44100
+        assert devices.negotiate_rate(pa, mic, 0, input=True) == 16000
+
+
+async def test_stereo_44k1_capture_is_downmixed_and_resampled(tmp_path: Path) -> None:
+    left, right = make_signal(44100, 0.6, 4), make_signal(44100, 0.6, 5)
+    stereo = np.column_stack((left, right)).reshape(-1)
+    expected = Framer(44100, channels=2).push(stereo)
+    with alsa_file_devices(tmp_path, stereo, rate=44100, channels=2, paced=True) as devs:
+        capture = Capture(devs.capture_name, rate=44100, channels=2)
+        await capture.start()
+        try:
+            frames = [await asyncio.wait_for(capture.get(), 5) for _ in range(20)]
+        finally:
+            await capture.stop()
+    assert capture.rate == 44100
+    assert [f.pcm for f in frames] == expected[:20]
+
+
+async def test_mic_plugged_in_later_is_picked_up(tmp_path: Path) -> None:
+    capture = Capture("boothmic", rate=16000)
+    with alsa_file_devices(tmp_path / "unplugged", with_capture=False):
+        with pytest.raises(BoothError) as err:
+            await capture.start()
+        assert err.value.code == ErrorCode.NO_MIC_AVAILABLE
+    signal = make_signal(16000, 0.5, 6)
+    with alsa_file_devices(tmp_path / "plugged", signal, rate=16000, paced=True):
+        await capture.start()  # a fresh PortAudio scan finds the new device
+        try:
+            frame = await asyncio.wait_for(capture.get(), 5)
+        finally:
+            await capture.stop()
+    assert frame.pcm == Framer(16000).push(signal)[0]
+
+
+async def test_running_dry_mid_stream_counts_an_underrun(tmp_path: Path) -> None:
+    with alsa_file_devices(tmp_path, rate=16000, paced=True) as devs:
+        playback = Playback(devs.playback_name, rate=16000, prebuffer_ms=40)
+        await playback.start()
+        try:
+            playback.write(make_signal(16000, 0.1, 7).tobytes())  # then the network stalls
+            await asyncio.wait_for(playback.wait_drained(), 5)
+            assert playback.stats.underruns == 1
+            playback.play_cue(make_signal(16000, 0.02, 8).tobytes())  # short, ends cleanly
+            await asyncio.wait_for(playback.wait_drained(), 5)
+            assert playback.stats.underruns == 1
+        finally:
+            await playback.stop()
+
+
+async def test_capture_to_a_callback_only(tmp_path: Path) -> None:
+    signal = make_signal(16000, 0.5, 9)
+    got: list[CapturedFrame] = []
+    enough = asyncio.Event()
+
+    def on_frame(frame: CapturedFrame) -> None:
+        got.append(frame)
+        if len(got) == 10:
+            enough.set()
+
+    with alsa_file_devices(tmp_path, signal, rate=16000, paced=True) as devs:
+        capture = Capture(devs.capture_name, rate=16000, queue_frames=0, on_frame=on_frame)
+        await capture.start()
+        try:
+            await asyncio.wait_for(enough.wait(), 5)
+            with pytest.raises(RuntimeError):
+                await capture.get()
+        finally:
+            await capture.stop()
+    assert [f.pcm for f in got[:10]] == Framer(16000).push(signal)[:10]
+    assert capture.stats.dropped_frames == 0

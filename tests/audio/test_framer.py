@@ -1,0 +1,168 @@
+"""The fixed-point framer: exact against a plain int64 reference, chunking-invariant,
+saturating, with exact frame sizes."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from booth.audio.framer import INPUT_RATES, OUTPUT_RATES, Framer, reference_resample
+
+RATE_PAIRS = [(i, o) for i in INPUT_RATES for o in OUTPUT_RATES if i != o]
+
+
+def _frames_array(frames: list[bytes]) -> np.ndarray:
+    return np.frombuffer(b"".join(frames), dtype="<i2")
+
+
+@pytest.mark.parametrize(("in_rate", "out_rate"), RATE_PAIRS)
+def test_matches_int64_reference(in_rate: int, out_rate: int) -> None:
+    rng = np.random.default_rng(in_rate + out_rate)
+    x = rng.integers(-32768, 32768, size=in_rate // 10).astype(np.int16)
+    x[:50] = 32767  # full-scale steps make the filter overshoot: saturation is exercised
+    x[50:100] = -32768
+    framer = Framer(in_rate, out_rate, frame_samples=16)
+    got = _frames_array(framer.push(x.tobytes()))
+    ref = reference_resample(framer._taps, framer.up, framer.down, x)
+    assert got.size > 0
+    assert np.array_equal(got, ref[: got.size])
+
+
+def test_passthrough_at_same_rate() -> None:
+    x = np.arange(-500, 500, dtype=np.int16)
+    framer = Framer(16000, 16000, frame_samples=100)
+    assert np.array_equal(_frames_array(framer.push(x)), x)
+
+
+SIGNAL = np.random.default_rng(3).integers(-32768, 32768, size=9600).astype(np.int16)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rate=st.sampled_from([44100, 48000, 22050, 8000]),
+    cuts=st.lists(st.integers(0, 2 * SIGNAL.size), max_size=30),
+    as_bytes=st.booleans(),
+    dc_block=st.booleans(),
+    gain_db=st.sampled_from([0.0, -6.0, 12.0]),
+)
+def test_chunking_invariance(
+    rate: int, cuts: list[int], as_bytes: bool, dc_block: bool, gain_db: float
+) -> None:
+    """However the input is split (even mid-sample, for bytes), the frames are identical."""
+    whole = Framer(rate, dc_block=dc_block, gain_db=gain_db).push(SIGNAL.tobytes())
+    framer = Framer(rate, dc_block=dc_block, gain_db=gain_db)
+    got: list[bytes] = []
+    if as_bytes:
+        data = SIGNAL.tobytes()
+        bounds = sorted({0, len(data), *(c for c in cuts if c < len(data))})
+        for a, b in itertools.pairwise(bounds):
+            got += framer.push(data[a:b])
+    else:
+        bounds = sorted({0, SIGNAL.size, *(c // 2 for c in cuts)})
+        for a, b in itertools.pairwise(bounds):
+            got += framer.push(SIGNAL[a:b])
+    assert got == whole
+    assert all(len(f) == 640 for f in got)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rate=st.sampled_from([48000, 44100, 16000]),
+    gain_db=st.floats(0.0, 40.0),
+    level=st.sampled_from([32767, -32768]),
+    period=st.integers(2, 200),
+)
+def test_saturation(rate: int, gain_db: float, level: int, period: int) -> None:
+    """Full-scale square waves and heavy gain never wrap around: outputs clip at the rails."""
+    n = rate // 10
+    x = np.where((np.arange(n) // period) % 2 == 0, level, -level - (level < 0)).astype(np.int16)
+    framer = Framer(rate, gain_db=gain_db, frame_samples=160)
+    out = _frames_array(framer.push(x))
+    assert out.size > 0
+    ref = x[: out.size]
+    if rate != 16000:
+        ref = reference_resample(framer._taps, framer.up, framer.down, x)[: out.size]
+        if gain_db == 0.0:
+            assert np.array_equal(out, ref)
+        # The sign of every sample survives amplification (no int16 wrap-around).
+        big = np.abs(ref.astype(np.int32)) > 1000
+        assert np.all(np.sign(out[big]) == np.sign(ref[big]))
+    # Where the amplified signal would pass full scale, it clips at the rails. (A square above
+    # 8 kHz is removed by the anti-alias filter, so it may never get there.)
+    if np.abs(ref.astype(np.float64)).max() * 10 ** (gain_db / 20) > 32767 * 1.05:
+        assert out.max() == 32767 or out.min() == -32768
+
+
+def test_frames_are_exact_and_remainder_is_carried() -> None:
+    framer = Framer(48000)
+    # Output n needs inputs up to 3n (the filter is causal): 957 inputs make 319 outputs.
+    assert framer.push(np.zeros(957, dtype=np.int16)) == []
+    frames = framer.push(np.zeros(1, dtype=np.int16))
+    assert [len(f) for f in frames] == [640]
+    assert framer.frames_out == 1
+
+
+def test_stereo_is_downmixed() -> None:
+    rng = np.random.default_rng(7)
+    left = rng.integers(-20000, 20000, size=4800).astype(np.int16)
+    right = rng.integers(-20000, 20000, size=4800).astype(np.int16)
+    stereo = np.column_stack((left, right)).reshape(-1)
+    mixed = ((left.astype(np.int32) + right + 1) // 2).astype(np.int16)
+    assert Framer(48000, channels=2).push(stereo) == Framer(48000).push(mixed)
+
+
+def test_dc_block_removes_offset() -> None:
+    x = (8000 + 3000 * np.sin(np.arange(48000) * 2 * np.pi * 440 / 48000)).astype(np.int16)
+    plain = _frames_array(Framer(48000).push(x))
+    blocked = _frames_array(Framer(48000, dc_block=True).push(x))
+    assert abs(plain[-8000:].mean() - 8000) < 50
+    assert abs(blocked[-8000:].mean()) < 50
+    assert blocked[-8000:].std() == pytest.approx(plain[-8000:].std(), rel=0.05)
+
+
+def test_gain_scales() -> None:
+    x = (1000 * np.sin(np.arange(48000) * 2 * np.pi * 300 / 48000)).astype(np.int16)
+    plain = _frames_array(Framer(48000).push(x)).astype(float)
+    louder = _frames_array(Framer(48000, gain_db=6.0206).push(x)).astype(float)
+    assert np.abs(louder - 2 * plain).max() <= 1.0
+
+
+def test_alias_is_rejected() -> None:
+    """A 12 kHz tone at 48 kHz would fold to 4 kHz; the filter removes it."""
+    t = np.arange(48000)
+    x = (30000 * np.sin(2 * np.pi * 12000 / 48000 * t)).astype(np.int16)
+    out = _frames_array(Framer(48000).push(x)).astype(float)
+    assert np.sqrt(np.mean(out[1000:] ** 2)) < 30000 * 10 ** (-70 / 20) + 1
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"in_rate": 11025}, {"in_rate": 48000, "out_rate": 12345}, {"in_rate": 48000, "channels": 0}],
+)
+def test_bad_arguments_are_refused(kwargs: dict[str, int]) -> None:
+    with pytest.raises(ValueError):
+        Framer(**kwargs)
+
+
+def test_wrong_dtype_is_refused_and_loses_nothing() -> None:
+    framer = Framer(48000)
+    with pytest.raises(TypeError):
+        framer.push(np.zeros(10, dtype=np.float32))  # type: ignore[arg-type]
+    assert framer.push(np.zeros(960, dtype=np.int16)) == Framer(48000).push(
+        np.zeros(960, dtype=np.int16)
+    )
+
+
+def test_source_index_tracks_delay() -> None:
+    framer = Framer(48000)
+    # An impulse at input n shows up (peak) at output n/3 + delay.
+    x = np.zeros(4800, dtype=np.int16)
+    x[1500] = 30000
+    out = _frames_array(framer.push(x))
+    peak = int(np.argmax(out))
+    assert peak == 500 + framer.delay
+    assert framer.source_index(peak) == pytest.approx(1500)

@@ -1,0 +1,101 @@
+"""Jitter buffer: prebuffer, exact reads, silence and counting on underrun, drop-oldest."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from booth.audio.jitter import JitterBuffer
+
+
+def pcm(values: list[int] | range) -> bytes:
+    return np.array(list(values), dtype="<i2").tobytes()
+
+
+def test_prebuffer_then_play() -> None:
+    jb = JitterBuffer(rate=1000, prebuffer_ms=10, capacity_ms=100)  # 10 samples prebuffer
+    jb.write(pcm(range(1, 6)))
+    assert jb.read(4) == bytes(8)  # still prebuffering: silence, not an underrun
+    assert not jb.playing
+    jb.write(pcm(range(6, 11)))
+    assert jb.read(4) == pcm(range(1, 5))
+    assert jb.playing
+    assert jb.stats.underruns == 0
+
+
+def test_underrun_pads_with_silence_and_counts() -> None:
+    jb = JitterBuffer(rate=1000, prebuffer_ms=2, capacity_ms=100)
+    jb.write(pcm([1, 2, 3]))
+    assert jb.read(5) == pcm([1, 2, 3, 0, 0])
+    assert jb.stats.underruns == 1
+    assert not jb.playing  # rebuffers before resuming
+    jb.write(pcm([4]))
+    assert jb.read(2) == bytes(4)
+
+
+def test_mark_end_plays_short_audio_without_counting() -> None:
+    jb = JitterBuffer(rate=1000, prebuffer_ms=50, capacity_ms=100)
+    jb.write(pcm([7, 8]))
+    jb.mark_end()
+    assert jb.read(4) == pcm([7, 8, 0, 0])
+    assert jb.stats.underruns == 0
+
+
+def test_overflow_drops_oldest() -> None:
+    jb = JitterBuffer(rate=1000, prebuffer_ms=0, capacity_ms=5)
+    assert jb.write(pcm(range(1, 9))) == 3
+    assert jb.stats.overflows == 1
+    assert jb.stats.dropped_samples == 3
+    assert jb.read(5) == pcm(range(4, 9))
+
+
+def test_flush_drops_everything() -> None:
+    jb = JitterBuffer(rate=1000, prebuffer_ms=0, capacity_ms=100)
+    jb.write(pcm(range(1, 21)))
+    jb.read(5)
+    assert jb.flush() == 15
+    assert jb.buffered == 0
+    assert jb.read(3) == bytes(6)
+    assert jb.stats.flushes == 1
+    assert jb.stats.dropped_samples == 15
+
+
+def test_torn_sample_is_refused_without_loss() -> None:
+    jb = JitterBuffer(rate=1000, prebuffer_ms=0)
+    jb.write(pcm([1, 2]))
+    with pytest.raises(ValueError):
+        jb.write(b"\x01\x02\x03")
+    assert jb.read(2) == pcm([1, 2])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    ops=st.lists(
+        st.one_of(
+            st.tuples(st.just("w"), st.integers(0, 300)),
+            st.tuples(st.just("r"), st.integers(1, 200)),
+            st.tuples(st.just("f"), st.just(0)),
+        ),
+        max_size=60,
+    )
+)
+def test_conservation_and_order(ops: list[tuple[str, int]]) -> None:
+    """Every sample written is played once, in order, or counted as dropped; reads are exact."""
+    jb = JitterBuffer(rate=1000, prebuffer_ms=30, capacity_ms=400)
+    counter = 1
+    played: list[int] = []
+    for op, n in ops:
+        if op == "w":
+            jb.write(pcm(range(counter, counter + n)))
+            counter += n
+        elif op == "r":
+            out = jb.read(n)
+            assert len(out) == 2 * n
+            played += [v for v in np.frombuffer(out, dtype="<i2").tolist() if v]
+        else:
+            jb.flush()
+        assert jb.buffered <= jb.capacity
+    assert played == sorted(played)
+    assert len(played) + jb.stats.dropped_samples + jb.buffered == counter - 1
