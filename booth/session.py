@@ -1,0 +1,516 @@
+"""`RoleplaySession`: the Python client API for a live roleplay call, mirroring the Athos SDK.
+
+Needs no booth hardware: feed it 640-byte frames of 16 kHz s16le mono, read the persona's audio
+from :meth:`RoleplaySession.persona_audio`, and listen to the events of DESIGN §3::
+
+    session = RoleplaySession(api_url, api_key, "cold-call-skeptic", booth_id="booth-01")
+    session.on("ready", lambda p: print("talking to", p["persona"]["name"]))
+    await session.connect()
+    session.send_audio(frame)
+    async for pcm in session.persona_audio(): ...
+    await session.end()
+
+Every event payload carries ``at`` (``time.monotonic()``), and :attr:`RoleplaySession.events`
+keeps the whole timeline, so timings are read from the events themselves.
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import contextlib
+import importlib
+import logging
+import math
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from booth.config import Secret
+from booth.errors import BoothError, ErrorCode
+from booth.events import Emitter, Listener
+from booth.logs import log_event
+from booth.protocol.client import ClientProtocol
+from booth.protocol.messages import (
+    FRAME_BYTES,
+    AgentReady,
+    AgentStartTalking,
+    AgentStopTalking,
+    Audio,
+    Interruption,
+    ServerError,
+    SessionEnded,
+)
+from booth.transport.link import Link, LinkError, LinkSettings
+from booth.transport.rest import CallTicket, RestClient, RestError
+from booth.transport.supervisor import ConnectRefused, ReconnectPolicy, Supervisor
+
+log = logging.getLogger(__name__)
+
+EVENT_NAMES = (
+    "connecting",
+    "ready",
+    "personaSpeaking",
+    "userSpeaking",
+    "reconnecting",
+    "reconnected",
+    "interruption",
+    "ended",
+    "error",
+)
+
+State = Literal["idle", "connecting", "open", "reconnecting", "ended"]
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    at: float
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SessionStats:
+    frames_sent: int
+    frames_received: int
+    frames_dropped: int
+    frames_muted: int
+    persona_audio_dropped: int
+    reconnects: int
+    longest_outage: float
+    protocol_errors: int
+
+
+class _Vad(Protocol):
+    speaking: bool
+
+    def update(self, pcm: bytes) -> bool | None: ...
+
+    def reset(self) -> None: ...
+
+
+class _FallbackVad:
+    """RMS gate with a release hold, timed by the audio itself (used without booth.audio)."""
+
+    def __init__(self, on_dbfs: float = -40.0, release_ms: float = 400.0) -> None:
+        self.on_dbfs = on_dbfs
+        self.release_ms = release_ms
+        self.speaking = False
+        self._quiet_ms = 0.0
+
+    def update(self, pcm: bytes) -> bool | None:
+        loud = _rms_dbfs(pcm) >= self.on_dbfs
+        if loud:
+            self._quiet_ms = 0.0
+            if not self.speaking:
+                self.speaking = True
+                return True
+        elif self.speaking:
+            self._quiet_ms += 1000.0 * (len(pcm) // 2) / 16000
+            if self._quiet_ms >= self.release_ms:
+                self.speaking = False
+                return False
+        return None
+
+    def reset(self) -> None:
+        self.speaking = False
+        self._quiet_ms = 0.0
+
+
+def _make_vad() -> _Vad:
+    """booth.audio.levels' voice activity detector when the audio package is there."""
+    try:
+        levels = importlib.import_module("booth.audio.levels")
+    except ImportError:
+        return _FallbackVad()
+    vad: _Vad = levels.VoiceActivity()
+    return vad
+
+
+def _rms_dbfs(frame: bytes) -> float:
+    samples = array.array("h")
+    samples.frombytes(frame[: len(frame) - len(frame) % 2])
+    if not samples:
+        return -120.0
+    power = sum(s * s for s in samples) / len(samples)
+    return 10 * math.log10(power / (32768.0**2)) if power > 0 else -120.0
+
+
+class RoleplaySession:
+    """One roleplay call: REST set-up, the WebSocket across drops, events, audio in and out."""
+
+    def __init__(
+        self,
+        api_url: str,
+        api_key: str | Secret,
+        drill_key: str,
+        *,
+        difficulty: str | None = None,
+        booth_id: str = "booth-01",
+        flow: Literal["athos", "sdk-token"] = "athos",
+        reconnect_cutoff: float = 30.0,
+        request_timeout: float = 10.0,
+        link_settings: LinkSettings | None = None,
+        reconnect_policy: ReconnectPolicy | None = None,
+        persona_buffer_chunks: int = 1500,
+        rng: random.Random | None = None,
+        route: Callable[[str], str] | None = None,
+    ) -> None:
+        """``route`` maps the service's WebSocket URL to the one dialled (tests and the bench
+        send it through a fault proxy); the URL policy applies to the result."""
+        self.api_url = api_url
+        self._api_key = api_key
+        self.drill_key = drill_key
+        self.difficulty = difficulty or None
+        self.booth_id = booth_id
+        self.flow = flow
+        self.link_settings = link_settings or LinkSettings()
+        policy = reconnect_policy or ReconnectPolicy()
+        if reconnect_policy is None or reconnect_cutoff != 30.0:
+            policy = ReconnectPolicy(
+                cutoff=reconnect_cutoff,
+                first_delay=policy.first_delay,
+                base=policy.base,
+                factor=policy.factor,
+                cap=policy.cap,
+                resume_timeout=policy.resume_timeout,
+            )
+        self.reconnect_policy = policy
+        self.request_timeout = request_timeout
+        self._rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
+        self._route = route
+        self._emitter = Emitter()
+        self.events: list[Event] = []
+        self.state: State = "idle"
+        self.protocol = ClientProtocol()
+        self._supervisor: Supervisor | None = None
+        self._ticket: CallTicket | None = None
+        self.call_id: str | None = None
+        self.session_id: str | None = None
+        self.persona_name: str | None = None
+        self.muted = False
+        self._user = _make_vad()
+        self._persona_speaking = False
+        self._persona_markers = False
+        self._persona_quiet: asyncio.TimerHandle | None = None
+        self._audio: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=persona_buffer_chunks)
+        self._connected_at: float | None = None
+        self._ended = asyncio.Event()
+        self._end_reason: str | None = None
+        self._frames_dropped = 0
+        self._frames_muted = 0
+        self._persona_dropped = 0
+
+    # ── events (Athos SDK shape) ────────────────────────────────────────────────
+
+    def on(self, name: str, callback: Listener) -> Callable[[], None]:
+        """Subscribe; returns the unsubscribe function."""
+        return self._emitter.on(name, callback)
+
+    def off(self, name: str, callback: Listener | None = None) -> None:
+        self._emitter.off(name, callback)
+
+    def _emit(self, name: str, payload: dict[str, Any] | None = None) -> None:
+        body = dict(payload or {})
+        body.setdefault("at", time.monotonic())
+        self.events.append(Event(name, body["at"], body))
+        self._emitter.emit(name, body)
+
+    def first(self, name: str, after: float = float("-inf")) -> Event | None:
+        """The first event called ``name`` at or after ``after`` (monotonic)."""
+        return next((e for e in self.events if e.name == name and e.at >= after), None)
+
+    # ── connecting ──────────────────────────────────────────────────────────────
+
+    async def connect(self) -> None:
+        """Redeem a call and join it. Raises :class:`BoothError` (also emitted as ``error``)."""
+        if self.state != "idle":
+            raise RuntimeError(f"connect() while {self.state}")
+        self.state = "connecting"
+        self._emit("connecting")
+        try:
+            async with RestClient(
+                self.api_url, self._api_key, timeout=self.request_timeout, rng=self._rng
+            ) as rest:
+                ticket = await rest.start_call(
+                    self.booth_id, self.drill_key, self.difficulty, flow=self.flow
+                )
+            self._ticket = ticket
+            self.call_id = ticket.call_id
+            self.session_id = ticket.session_id
+            self.persona_name = ticket.persona_name
+            supervisor = Supervisor(
+                self.protocol,
+                self._dial,
+                self._on_supervisor,
+                policy=self.reconnect_policy,
+                rng=self._rng,
+            )
+            connected = await supervisor.open(ticket.connection_ticket)
+        except RestError as exc:
+            self._fail(exc.code, exc.message)
+            raise
+        except ConnectRefused as exc:
+            self._fail(exc.code, exc.message)
+            raise BoothError(exc.code, exc.message) from None
+        except (LinkError, TimeoutError) as exc:
+            message = str(exc) or "the service did not accept the call in time"
+            self._fail(ErrorCode.NETWORK_LOST, message)
+            raise BoothError(ErrorCode.NETWORK_LOST, message) from None
+        self._supervisor = supervisor
+        self.state = "open"
+        self._connected_at = time.monotonic()
+        self.call_id = connected.call_id or self.call_id
+        self.session_id = connected.session_id or self.session_id
+        self.persona_name = connected.persona_name or self.persona_name
+        log_event(
+            log,
+            logging.INFO,
+            "call connected",
+            EVENT="connected",
+            CALL_ID=self.call_id,
+            SESSION_ID=self.session_id,
+        )
+        if self.protocol.agent_ready:  # agent_ready arrived with or before `connected`
+            self._emit_ready()
+
+    async def _dial(self) -> Link:
+        assert self._ticket is not None
+        url = self._ticket.connection_url
+        if self._route is not None:
+            url = self._route(url)
+        return await Link.open(url, self.link_settings)
+
+    def _fail(self, code: str, message: str) -> None:
+        self.state = "ended"
+        self._emit("error", {"code": str(code), "message": message})
+        self._ended.set()
+        self._audio_close()
+
+    def _emit_ready(self) -> None:
+        self._emit("ready", {"persona": {"name": self.persona_name or ""}})
+
+    # ── what the supervisor reports ─────────────────────────────────────────────
+
+    def _on_supervisor(self, name: str, payload: dict[str, Any]) -> None:
+        if name == "message":
+            self._on_message(payload["event"])
+        elif name == "reconnecting":
+            self.state = "reconnecting"
+            self._set_persona_speaking(False)
+            self._emit("reconnecting", payload)
+        elif name == "reconnected":
+            self.state = "open"
+            self._emit("reconnected", payload)
+        elif name == "closed":
+            self._on_closed(payload)
+
+    def _on_message(self, event: object) -> None:
+        match event:
+            case Audio(pcm=pcm):
+                self._push_persona_audio(pcm)
+                if not self._persona_markers:
+                    self._set_persona_speaking(True)
+                    self._arm_persona_quiet()
+            case AgentReady():
+                if self.state == "open":
+                    self._emit_ready()
+            case AgentStartTalking():
+                self._persona_markers = True
+                self._set_persona_speaking(True)
+            case AgentStopTalking():
+                self._persona_markers = True
+                self._set_persona_speaking(False)
+            case Interruption():
+                flushed = self.flush_persona_audio()
+                self._set_persona_speaking(False)
+                self._emit("interruption", {"flushedChunks": flushed})
+            case ServerError(code=code, message=message):
+                self._emit("error", {"code": code, "message": message})
+            case SessionEnded():
+                pass  # the supervisor reports `closed` next
+
+    def _on_closed(self, payload: dict[str, Any]) -> None:
+        if self.state == "ended":
+            return
+        code = payload.get("code")
+        if code is not None:
+            self._emit("error", {"code": str(code), "message": payload.get("message", "")})
+        self.state = "ended"
+        self._set_persona_speaking(False)
+        self._user_quiet()
+        self._end_reason = str(payload.get("reason", "session_closed"))
+        duration = time.monotonic() - self._connected_at if self._connected_at else 0.0
+        stats = self.stats
+        log_event(
+            log,
+            logging.INFO,
+            f"call ended ({self._end_reason})",
+            EVENT="ended",
+            CALL_ID=self.call_id,
+            DURATION_SEC=round(duration, 1),
+            RECONNECTS=stats.reconnects,
+        )
+        self._emit(
+            "ended",
+            {"callId": self.call_id, "durationSec": round(duration, 3), "reason": self._end_reason},
+        )
+        self._audio_close()
+        self._ended.set()
+
+    # ── persona audio ───────────────────────────────────────────────────────────
+
+    def _push_persona_audio(self, pcm: bytes) -> None:
+        if self._audio.full():  # a stalled reader loses the oldest audio, not the newest
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self._audio.get_nowait()
+                self._persona_dropped += 1
+        self._audio.put_nowait(pcm)
+
+    def _audio_close(self) -> None:
+        if self._audio.full():
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self._audio.get_nowait()
+        self._audio.put_nowait(None)
+
+    async def persona_audio(self) -> AsyncIterator[bytes]:
+        """PCM s16le mono at 16 kHz as it arrives; ends when the call ends."""
+        while True:
+            chunk = await self._audio.get()
+            if chunk is None:
+                self._audio.put_nowait(None)  # later readers end too
+                return
+            yield chunk
+
+    def flush_persona_audio(self) -> int:
+        """Drop persona audio not yet read (barge-in, `interruption`); returns chunks dropped."""
+        dropped = 0
+        ended = False
+        while True:
+            try:
+                chunk = self._audio.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+            if chunk is None:
+                ended = True
+            else:
+                dropped += 1
+        if ended:
+            self._audio.put_nowait(None)
+        return dropped
+
+    def _set_persona_speaking(self, speaking: bool) -> None:
+        if self._persona_quiet is not None and not speaking:
+            self._persona_quiet.cancel()
+            self._persona_quiet = None
+        if speaking != self._persona_speaking:
+            self._persona_speaking = speaking
+            self._emit("personaSpeaking", {"speaking": speaking})
+
+    def _arm_persona_quiet(self) -> None:
+        # Without turn markers, 400 ms without persona audio means it stopped speaking.
+        if self._persona_quiet is not None:
+            self._persona_quiet.cancel()
+        loop = asyncio.get_running_loop()
+        self._persona_quiet = loop.call_later(0.4, self._set_persona_speaking, False)
+
+    # ── rep audio and controls ──────────────────────────────────────────────────
+
+    def _user_quiet(self) -> None:
+        if self._user.speaking:
+            self._user.reset()
+            self._emit("userSpeaking", {"speaking": False})
+        else:
+            self._user.reset()
+
+    def mute(self) -> None:
+        self.muted = True
+        self._user_quiet()
+
+    def unmute(self) -> None:
+        self.muted = False
+
+    def send_audio(self, frame: bytes) -> bool:
+        """Send one 640-byte frame; False if it was dropped (muted, offline or backlogged).
+
+        Never blocks. Call it on the session's event loop (from an audio thread, hand frames
+        over with ``loop.call_soon_threadsafe``)."""
+        if len(frame) != FRAME_BYTES:
+            raise ValueError(f"frames are exactly {FRAME_BYTES} bytes, got {len(frame)}")
+        if self.muted:
+            self._frames_muted += 1
+            return False
+        change = self._user.update(frame)
+        if change is not None:
+            self._emit("userSpeaking", {"speaking": change})
+        link = self._supervisor.link if self._supervisor else None
+        if self.state != "open" or link is None or not self.protocol.is_open:
+            self._frames_dropped += 1
+            return False
+        return link.send_audio(self.protocol.audio(frame))
+
+    def turn_end(self) -> bool:
+        """Tell the service the rep released the talk button (if it supports that)."""
+        self._user_quiet()
+        message = self.protocol.turn_end()
+        link = self._supervisor.link if self._supervisor else None
+        if message is None or link is None or self.state != "open":
+            return False
+        return link.send_text(message)
+
+    async def end(self, grace: float = 2.0) -> None:
+        """End the call: ``{"type":"end"}`` if supported, wait briefly for ``session_ended``."""
+        if self.state == "ended" or self._supervisor is None:
+            return
+        message = self.protocol.end()
+        link = self._supervisor.link
+        if message is not None and link is not None and self.state == "open":
+            link.send_text(message)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(grace):
+                    await self._ended.wait()
+        await self.disconnect()
+
+    async def disconnect(self) -> None:
+        """Leave now: close the link (bounded) and emit ``ended`` if not yet."""
+        if self._supervisor is not None:
+            await self._supervisor.close()
+        if self.state != "ended":
+            self._on_closed({"reason": "client_requested"})
+
+    async def wait_ended(self) -> str | None:
+        """Wait for the call to end (wrap in ``asyncio.timeout``); returns its reason."""
+        await self._ended.wait()
+        return self._end_reason
+
+    @property
+    def sample_rate(self) -> int:
+        """Rate of the persona audio (``connected.sampleRate``; 16000 in the booth profile)."""
+        return self.protocol.sample_rate
+
+    @property
+    def end_reason(self) -> str | None:
+        return self._end_reason
+
+    # ── counters ────────────────────────────────────────────────────────────────
+
+    @property
+    def stats(self) -> SessionStats:
+        sup = self._supervisor
+        link = sup.link if sup else None
+        link_stats = sup.stats if sup else None
+        return SessionStats(
+            frames_sent=(link_stats.frames_sent if link_stats else 0)
+            + (link.frames_sent if link else 0),
+            frames_received=link_stats.frames_received if link_stats else 0,
+            frames_dropped=self._frames_dropped
+            + (link_stats.frames_dropped if link_stats else 0)
+            + (link.frames_dropped if link else 0),
+            frames_muted=self._frames_muted,
+            persona_audio_dropped=self._persona_dropped,
+            reconnects=link_stats.reconnects if link_stats else 0,
+            longest_outage=link_stats.longest_outage if link_stats else 0.0,
+            protocol_errors=link_stats.protocol_errors if link_stats else 0,
+        )

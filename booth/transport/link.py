@@ -1,0 +1,287 @@
+"""One WebSocket connection to the voice service: a thin adapter over ``websockets`` (asyncio).
+
+What the library's defaults do not give a booth on Wi-Fi:
+
+- dead-link detection within ~3 s: short pings keep inbound traffic flowing on a healthy link,
+  a watchdog aborts the transport after ``silence_timeout`` without a single inbound byte (a
+  black-holed link never resets), and ``TCP_USER_TIMEOUT`` lets the kernel give up on unacked
+  data too;
+- sends that never block the loop: messages go through a writer task; mic frames are dropped
+  (and counted) while the socket's write buffer is backlogged; a send that stalls past
+  ``send_timeout`` kills the link;
+- a close bounded by ``close_timeout``, after which the transport is aborted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import inspect
+import logging
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from booth.transport.urlpolicy import check_url_allowed
+
+log = logging.getLogger(__name__)
+
+# websockets logs whole frames at DEBUG (tickets and resume tokens, truncated but partly
+# readable). Its logger for our links never goes below INFO, whatever the root level.
+_wire_log = logging.getLogger("booth.transport.wire")
+_wire_log.setLevel(logging.INFO)
+
+# websockets >= 15 honours $https_proxy & co. by default; a booth dials its service directly.
+_NO_PROXY: dict[str, Any] = (
+    {"proxy": None} if "proxy" in inspect.signature(connect.__init__).parameters else {}
+)
+
+# Linux: ms a socket may hold unacknowledged data before the kernel drops the connection.
+TCP_USER_TIMEOUT = getattr(socket, "TCP_USER_TIMEOUT", 18)
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    open_timeout: float = 3.0  # TCP + TLS + WebSocket handshake
+    ping_interval: float | None = 1.0
+    ping_timeout: float | None = 2.0
+    silence_timeout: float | None = 2.5  # watchdog: no inbound byte for this long = dead
+    watchdog_period: float = 0.1
+    tcp_user_timeout: float | None = 3.0
+    close_timeout: float = 1.0
+    send_timeout: float = 2.0
+    write_guard: int = 16 * 1024  # bytes queued in the socket before mic frames are dropped
+    max_pending: int = 50  # messages waiting for the writer task (1 s of mic audio)
+    max_size: int = 128 * 1024  # largest inbound message (codec caps audio at 96 kB)
+    max_queue: int = 64  # inbound messages buffered before reading pauses
+
+    @classmethod
+    def library_defaults(cls) -> LinkSettings:
+        """``websockets``' own keepalive and timeouts, nothing added (the bench's baseline)."""
+        return cls(
+            open_timeout=10.0,
+            ping_interval=20.0,
+            ping_timeout=20.0,
+            silence_timeout=None,
+            tcp_user_timeout=None,
+            close_timeout=10.0,
+            send_timeout=3600.0,
+            write_guard=1 << 30,
+            max_pending=1 << 30,
+            max_size=1 << 20,
+            max_queue=16,
+        )
+
+
+class LinkError(Exception):
+    """The link could not be opened or is gone. Never carries a secret."""
+
+
+class LinkClosed(LinkError):
+    def __init__(self, reason: str, *, dropped_at: float, code: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.dropped_at = dropped_at  # monotonic: best estimate of when the link died
+        self.code = code  # WebSocket close code when the peer sent one
+
+
+class _StampedConnection(ClientConnection):
+    """Records when the last inbound bytes arrived (pongs included): the watchdog's input."""
+
+    last_rx: float = 0.0
+
+    def data_received(self, data: bytes) -> None:
+        self.last_rx = time.monotonic()
+        super().data_received(data)
+
+
+class Link:
+    """An open WebSocket. Create with :meth:`open`; read with :meth:`recv`."""
+
+    def __init__(self, ws: _StampedConnection, settings: LinkSettings) -> None:
+        self._ws = ws
+        self.settings = settings
+        self._pending: collections.deque[str | bytes] = collections.deque()
+        self._wakeup = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._dead: LinkClosed | None = None
+        self.frames_sent = 0
+        self.frames_dropped = 0
+        ws.last_rx = time.monotonic()
+        self._writer = asyncio.create_task(self._write_loop(), name="link-writer")
+        self._watchdog: asyncio.Task[None] | None = None
+        if settings.silence_timeout is not None:
+            self._watchdog = asyncio.create_task(self._watch(), name="link-watchdog")
+
+    @classmethod
+    async def open(cls, url: str, settings: LinkSettings | None = None) -> Link:
+        settings = settings or LinkSettings()
+        problem = check_url_allowed(url)
+        if problem or not url.startswith(("ws://", "wss://")):
+            raise LinkError(problem or "not a ws:// or wss:// URL")
+        try:
+            ws = await connect(
+                url,
+                open_timeout=settings.open_timeout,
+                ping_interval=settings.ping_interval,
+                ping_timeout=settings.ping_timeout,
+                close_timeout=settings.close_timeout,
+                max_size=settings.max_size,
+                max_queue=settings.max_queue,
+                compression=None,  # PCM barely compresses; deflate only costs a Pi CPU
+                create_connection=_StampedConnection,
+                logger=_wire_log,
+                **_NO_PROXY,
+            )
+        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+            # The exception text names the host and the failure, never a header or token.
+            raise LinkError(f"cannot open the WebSocket: {type(exc).__name__}: {exc}") from None
+        assert isinstance(ws, _StampedConnection)
+        if settings.tcp_user_timeout is not None:
+            _set_tcp_user_timeout(ws, settings.tcp_user_timeout)
+        return cls(ws, settings)
+
+    # ── state ─────────────────────────────────────────────────────────────────
+
+    @property
+    def last_rx(self) -> float:
+        return self._ws.last_rx
+
+    @property
+    def is_alive(self) -> bool:
+        return self._dead is None
+
+    def write_buffer_size(self) -> int:
+        transport = self._ws.transport
+        return 0 if transport.is_closing() else transport.get_write_buffer_size()
+
+    # ── sending (never blocks the caller) ───────────────────────────────────────
+
+    def send_audio(self, frame: bytes) -> bool:
+        """Queue a mic frame; False (dropped and counted) while the link is backlogged."""
+        if (
+            self._dead is not None
+            or len(self._pending) >= self.settings.max_pending
+            or self.write_buffer_size() > self.settings.write_guard
+        ):
+            self.frames_dropped += 1
+            return False
+        self._pending.append(frame)
+        self._drained.clear()
+        self._wakeup.set()
+        return True
+
+    def send_text(self, message: str) -> bool:
+        """Queue a control message (never dropped for backlog; False if the link is dead)."""
+        if self._dead is not None:
+            return False
+        self._pending.append(message)
+        self._drained.clear()
+        self._wakeup.set()
+        return True
+
+    async def _write_loop(self) -> None:
+        try:
+            while True:
+                while not self._pending:
+                    self._drained.set()
+                    self._wakeup.clear()
+                    await self._wakeup.wait()
+                message = self._pending.popleft()
+                try:
+                    async with asyncio.timeout(self.settings.send_timeout):
+                        await self._ws.send(message)
+                except TimeoutError:
+                    self._kill("send stalled", dropped_at=time.monotonic())
+                    return
+                except ConnectionClosed:
+                    return
+                if isinstance(message, bytes):
+                    self.frames_sent += 1
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # an adapter bug must end this link, not the loop
+            log.exception("link writer failed")
+            self._kill("writer failed", dropped_at=time.monotonic())
+
+    # ── receiving ───────────────────────────────────────────────────────────────
+
+    async def recv(self) -> str | bytes:
+        """The next message; raises :class:`LinkClosed` when the link is gone."""
+        try:
+            return await self._ws.recv()
+        except ConnectionClosed as exc:
+            if self._dead is None:
+                rcvd = exc.rcvd
+                code = rcvd.code if rcvd is not None else None
+                reason = (
+                    f"closed by the service ({code})" if code is not None else "connection lost"
+                )
+                self._dead = LinkClosed(reason, dropped_at=time.monotonic(), code=code)
+                self._stop_tasks()
+            raise self._dead from None
+
+    async def _watch(self) -> None:
+        timeout = self.settings.silence_timeout
+        assert timeout is not None
+        while self._dead is None:
+            await asyncio.sleep(self.settings.watchdog_period)
+            silent_since = self._ws.last_rx
+            if time.monotonic() - silent_since > timeout:
+                # No pong, no audio: the path is gone even though no reset came (Wi-Fi).
+                self._kill(f"no traffic for {timeout:g} s", dropped_at=silent_since)
+                return
+
+    def _kill(self, reason: str, *, dropped_at: float) -> None:
+        if self._dead is None:
+            self._dead = LinkClosed(reason, dropped_at=dropped_at)
+        self._stop_tasks()
+        self._ws.transport.abort()
+
+    def _stop_tasks(self) -> None:
+        current = asyncio.current_task()
+        for task in (self._writer, self._watchdog):
+            if task is not None and task is not current:
+                task.cancel()
+
+    # ── closing ────────────────────────────────────────────────────────────────
+
+    def abort(self) -> None:
+        """Drop the connection now (no closing handshake)."""
+        self._kill("aborted", dropped_at=time.monotonic())
+
+    async def close(self) -> None:
+        """Closing handshake bounded by ``close_timeout``, then abort."""
+        if self._dead is not None:
+            self._ws.transport.abort()
+            return
+        self._dead = LinkClosed("closed by the booth", dropped_at=time.monotonic())
+        # Give already-queued messages (an `end`) a moment to leave before the close frame.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.settings.close_timeout / 2):
+                if not self._writer.done():
+                    await self._drained.wait()
+        self._stop_tasks()
+        try:
+            async with asyncio.timeout(self.settings.close_timeout):
+                await self._ws.close()
+        except (TimeoutError, OSError):
+            pass
+        finally:
+            self._ws.transport.abort()
+
+
+def _set_tcp_user_timeout(ws: ClientConnection, seconds: float) -> None:
+    sock: Any = ws.transport.get_extra_info("socket")
+    if sock is None:
+        return
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, TCP_USER_TIMEOUT, int(seconds * 1000))
+    except OSError as exc:  # not Linux, or a socket type without it: the watchdog still works
+        log.debug("TCP_USER_TIMEOUT not set: %s", exc)
