@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from booth.commands import add_config_option, not_delivered
+from booth.commands import add_config_option
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,6 +28,10 @@ def run(args: argparse.Namespace) -> int:
     from booth.config import load_api_key, load_config
 
     # Validate everything before touching hardware or the network (exit 78 on a problem).
-    config = load_config(args.config)
-    load_api_key(config)
-    return not_delivered("run", 6)
+    from booth.ops.presets import apply_preset
+
+    config = apply_preset(load_config(args.config))
+    api_key = load_api_key(config)
+    from booth.daemon.service import run_daemon
+
+    return run_daemon(config, api_key)

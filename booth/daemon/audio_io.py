@@ -1,0 +1,183 @@
+"""What the daemon needs from the audio devices, as two small protocols.
+
+The daemon only ever sees 640-byte 16 kHz s16le frames from the mic and writes 16 kHz s16le PCM
+to the speaker; opening devices by name, negotiating rates, resampling and the jitter buffer
+belong to ``booth.audio``. Device failures surface as :class:`booth.errors.BoothError` with the
+DESIGN §3 codes (``NO_MIC_AVAILABLE``, ``MIC_DEVICE_DISCONNECTED``, ``MIC_PERMISSION_DENIED``,
+``AUDIO_PLAYBACK_BLOCKED``), which the daemon feeds to the state machine as device errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import weakref
+from typing import Any, Protocol
+
+from booth.config import AudioSection
+from booth.errors import BoothError
+
+
+class Microphone(Protocol):
+    async def open(self) -> None:
+        """Open the capture stream; BoothError NO_MIC_AVAILABLE / MIC_PERMISSION_DENIED."""
+
+    async def read(self) -> bytes:
+        """The next 640-byte frame; BoothError MIC_DEVICE_DISCONNECTED when the mic is lost."""
+
+    async def close(self) -> None: ...
+
+    async def available(self) -> bool:
+        """Whether a mic could be opened now (a replugged USB mic comes back here)."""
+
+
+class Speaker(Protocol):
+    async def open(self) -> None:
+        """Open the output stream for a call; BoothError AUDIO_PLAYBACK_BLOCKED."""
+
+    @property
+    def is_open(self) -> bool: ...
+
+    def write(self, pcm: bytes) -> None:
+        """Queue 16 kHz s16le mono PCM (persona voice or a cue); never blocks."""
+
+    def play_cue(self, pcm: bytes) -> None:
+        """Queue a sound cue after anything already queued (its tail is not an underrun)."""
+
+    def mark_end(self) -> None:
+        """The persona's turn is over: play out what is queued; the gap is no underrun."""
+
+    def flush(self) -> int:
+        """Drop queued audio now (barge-in); returns how much was dropped."""
+
+    def healthy(self) -> bool:
+        """False once an open stream has died (device unplugged)."""
+
+    async def drain(self) -> None:
+        """Wait until the queued audio has played (callers bound it with asyncio.timeout)."""
+
+    async def close(self) -> None: ...
+
+    @property
+    def underruns(self) -> int:
+        """Underruns counted since the process started."""
+
+    async def available(self) -> bool: ...
+
+
+# ── the real devices, through booth.audio (PyAudio / PortAudio) ───────────────────────────
+
+
+# PortAudio's initialise/terminate and device scans are not thread-safe: two at once from
+# executor threads (a probe while the speaker opens for a cue) crash the process. Every
+# open, close and probe the daemon makes goes through this lock, one at a time.
+_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _portaudio_lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    lock = _LOCKS.get(loop)
+    if lock is None:
+        lock = _LOCKS[loop] = asyncio.Lock()
+    return lock
+
+
+async def _probe(pattern: str, *, input: bool) -> bool:
+    """Whether a device could be opened now. A fresh PortAudio scan, off the loop, so a
+    replugged USB device is seen."""
+
+    def scan() -> bool:
+        from booth.audio import devices
+
+        pa = devices.open_portaudio()
+        try:
+            devices.select_device(pa, pattern, input=input)
+        except BoothError:
+            return False
+        finally:
+            pa.terminate()
+        return True
+
+    async with _portaudio_lock():
+        return await asyncio.get_running_loop().run_in_executor(None, scan)
+
+
+class PyAudioMic:
+    """``booth.audio.capture.Capture`` as a :class:`Microphone`."""
+
+    def __init__(self, cfg: AudioSection, **capture_kw: Any) -> None:
+        from booth.audio.factory import capture_from_config
+
+        self.cfg = cfg
+        # DC block, gain and the optional webrtc noise suppression all come from [audio].
+        self.capture = capture_from_config(cfg, **capture_kw)
+
+    async def open(self) -> None:
+        # Frames (or an error) left from the previous call must not leak into this one.
+        while not self.capture.queue.empty():
+            self.capture.queue.get_nowait()
+        async with _portaudio_lock():
+            await self.capture.start()
+
+    async def read(self) -> bytes:
+        return (await self.capture.get()).pcm
+
+    async def close(self) -> None:
+        if self.capture.running:
+            async with _portaudio_lock():
+                await self.capture.stop()
+
+    async def available(self) -> bool:
+        return await _probe(self.cfg.input_device, input=True)
+
+
+class PyAudioSpeaker:
+    """``booth.audio.playback.Playback`` as a :class:`Speaker`."""
+
+    def __init__(self, cfg: AudioSection, **playback_kw: Any) -> None:
+        from booth.audio.factory import playback_from_config
+
+        self.cfg = cfg
+        self.playback = playback_from_config(cfg, **playback_kw)
+
+    async def open(self) -> None:
+        async with _portaudio_lock():
+            await self.playback.start()
+
+    @property
+    def is_open(self) -> bool:
+        return self.playback.is_open
+
+    def write(self, pcm: bytes) -> None:
+        self.playback.write(pcm)
+
+    def play_cue(self, pcm: bytes) -> None:
+        self.playback.play_cue(pcm)
+
+    def mark_end(self) -> None:
+        self.playback.mark_end()
+
+    def flush(self) -> int:
+        return self.playback.flush()
+
+    def healthy(self) -> bool:
+        return self.playback.healthy()
+
+    async def drain(self) -> None:
+        # Playback offers no "drained" event (its callback runs on PortAudio's thread): poll.
+        while self.playback.is_open and self.playback.buffered_ms > 0:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            async with _portaudio_lock():
+                await self.playback.stop()
+
+    @property
+    def underruns(self) -> int:
+        return int(self.playback.stats.underruns)
+
+    async def available(self) -> bool:
+        return await _probe(self.cfg.output_device, input=False)

@@ -1,0 +1,909 @@
+"""The booth state machine (DESIGN §3): inputs in, commands out, no I/O and no clock.
+
+Every input arrives with ``now`` (monotonic seconds). The transitions are the ``TABLE`` below,
+the single source of truth: ``feed()`` looks rows up in it and ``mermaid()`` draws it for the
+README. An input with no row for the current state is illegal: the state stays and a ``Log``
+command reports it. Rows marked *late* are expected races (a persona event arriving after the
+call ended, the release of the press that started a call) and are dropped quietly.
+
+The machine never touches a device: ``OpenMic`` means "let captured frames go to the call",
+``PlayCue`` means "queue this tone on the speaker". The daemon executes the commands.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+from booth.errors import ErrorCode
+from booth.panel import patterns
+from booth.panel.patterns import ColourName, LedPattern
+
+TalkMode = Literal["ptt", "toggle", "open"]
+
+
+class State(enum.StrEnum):
+    IDLE = "idle"
+    CONNECTING = "connecting"
+    LISTENING = "listening"
+    TALKING = "talking"
+    RECONNECTING = "reconnecting"
+    SCORING = "scoring"
+    ERROR = "error"
+    STOPPED = "stopped"  # after shutdown: terminal, LEDs off
+
+
+#: States in which a call exists on the service (an ``EndCall`` is owed on the way out).
+CALL_STATES = frozenset({State.CONNECTING, State.LISTENING, State.TALKING, State.RECONNECTING})
+IN_CALL = frozenset({State.LISTENING, State.TALKING, State.RECONNECTING})
+
+
+class Cue(enum.StrEnum):
+    START = "start"
+    RECONNECT = "reconnect"
+    END = "end"
+    ERROR = "error"
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+
+
+@dataclass(frozen=True)
+class Press:
+    kind: ClassVar[str] = "press"
+
+
+@dataclass(frozen=True)
+class Release:
+    kind: ClassVar[str] = "release"
+
+
+@dataclass(frozen=True)
+class DoublePress:
+    kind: ClassVar[str] = "double_press"
+
+
+@dataclass(frozen=True)
+class CallReady:
+    """The session is connected and the persona is there (``ready{persona}``)."""
+
+    persona: str = ""
+    call_id: str = ""
+    kind: ClassVar[str] = "ready"
+
+
+@dataclass(frozen=True)
+class PersonaSpeaking:
+    speaking: bool
+    kind: ClassVar[str] = "persona_speaking"
+
+
+@dataclass(frozen=True)
+class UserSpeech:
+    """Voice activity from the mic: rep speech keeps an idle call alive."""
+
+    speaking: bool
+    kind: ClassVar[str] = "user_speech"
+
+
+@dataclass(frozen=True)
+class CallReconnecting:
+    kind: ClassVar[str] = "reconnecting"
+
+
+@dataclass(frozen=True)
+class CallReconnected:
+    kind: ClassVar[str] = "reconnected"
+
+
+@dataclass(frozen=True)
+class CallEnded:
+    reason: str
+    call_id: str = ""
+    kind: ClassVar[str] = "ended"
+
+
+@dataclass(frozen=True)
+class CallError:
+    code: str
+    message: str = ""
+    kind: ClassVar[str] = "error"
+
+
+@dataclass(frozen=True)
+class Tick:
+    kind: ClassVar[str] = "tick"
+
+
+@dataclass(frozen=True)
+class ScoreReceived:
+    score: int
+    kind: ClassVar[str] = "score"
+
+
+@dataclass(frozen=True)
+class ScoreGaveUp:
+    kind: ClassVar[str] = "score_gave_up"
+
+
+@dataclass(frozen=True)
+class DeviceError:
+    code: str  # MIC_*, NO_MIC_AVAILABLE, AUDIO_PLAYBACK_BLOCKED
+    message: str = ""
+    kind: ClassVar[str] = "device_error"
+
+
+@dataclass(frozen=True)
+class DeviceRestored:
+    device: Literal["mic", "speaker"]
+    kind: ClassVar[str] = "device_restored"
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    kind: ClassVar[str] = "shutdown"
+
+
+Input = (
+    Press
+    | Release
+    | DoublePress
+    | CallReady
+    | PersonaSpeaking
+    | UserSpeech
+    | CallReconnecting
+    | CallReconnected
+    | CallEnded
+    | CallError
+    | Tick
+    | ScoreReceived
+    | ScoreGaveUp
+    | DeviceError
+    | DeviceRestored
+    | Shutdown
+)
+
+INPUT_TYPES: tuple[type[Input], ...] = (
+    Press,
+    Release,
+    DoublePress,
+    CallReady,
+    PersonaSpeaking,
+    UserSpeech,
+    CallReconnecting,
+    CallReconnected,
+    CallEnded,
+    CallError,
+    Tick,
+    ScoreReceived,
+    ScoreGaveUp,
+    DeviceError,
+    DeviceRestored,
+    Shutdown,
+)
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+
+
+@dataclass(frozen=True)
+class StartCall:
+    pass
+
+
+@dataclass(frozen=True)
+class EndCall:
+    reason: str  # why the booth ended it: double_press, idle_timeout, max_duration, shutdown, …
+
+
+@dataclass(frozen=True)
+class OpenMic:
+    pass
+
+
+@dataclass(frozen=True)
+class CloseMic:
+    pass
+
+
+@dataclass(frozen=True)
+class SendTurnEnd:
+    pass
+
+
+@dataclass(frozen=True)
+class FlushPlayback:
+    pass
+
+
+@dataclass(frozen=True)
+class PlayCue:
+    cue: Cue
+
+
+@dataclass(frozen=True)
+class SetLed:
+    pattern: LedPattern
+
+
+@dataclass(frozen=True)
+class SetStatus:
+    text: str
+
+
+@dataclass(frozen=True)
+class FetchScore:
+    call_id: str
+
+
+@dataclass(frozen=True)
+class Log:
+    level: Literal["debug", "info", "warning", "error"]
+    message: str
+    fields: Mapping[str, object] = field(default_factory=dict)
+
+
+Command = (
+    StartCall
+    | EndCall
+    | OpenMic
+    | CloseMic
+    | SendTurnEnd
+    | FlushPlayback
+    | PlayCue
+    | SetLed
+    | SetStatus
+    | FetchScore
+    | Log
+)
+
+# ---------------------------------------------------------------------------------------------
+# Settings and per-call context
+
+
+@dataclass(frozen=True)
+class Settings:
+    talk_mode: TalkMode = "ptt"
+    idle_timeout: float = 90.0  # no rep speech (or press) this long ends the call
+    max_duration: float = 900.0
+    score_display: float = 20.0  # how long the score colour stays up
+    connect_timeout: float = 45.0  # a booth must never hang in "connecting"
+    end_grace: float = 10.0  # after sending end, how long to wait for "ended" before scoring
+
+
+@dataclass
+class CallInfo:
+    """What the machine knows about the current (or last) call; the daemon's summary reads it."""
+
+    persona: str = ""
+    call_id: str = ""
+    requested_at: float = 0.0
+    started_at: float | None = None
+    last_activity: float = 0.0
+    persona_speaking: bool = False
+    reconnects: int = 0
+    outage_started: float | None = None
+    longest_outage: float = 0.0
+    end_reason: str = ""
+    end_requested_at: float | None = None
+    ended: bool = False
+    score_requested: bool = False
+    score: int | None = None
+    score_shown_at: float | None = None
+
+
+#: Blink count per error class: how many red blinks an operator counts on the LED.
+ERROR_CLASSES: tuple[tuple[int, str, frozenset[str]], ...] = (
+    (
+        1,
+        "network or service",
+        frozenset(
+            {
+                ErrorCode.NETWORK_LOST,
+                ErrorCode.SERVICE_UNAVAILABLE,
+                ErrorCode.INTERNAL_ERROR,
+                ErrorCode.RATE_LIMITED,
+                ErrorCode.PROTOCOL_ERROR,
+                ErrorCode.INVALID_TOKEN,
+                ErrorCode.TOKEN_EXPIRED,
+                ErrorCode.TOKEN_ALREADY_USED,
+            }
+        ),
+    ),
+    (
+        2,
+        "microphone",
+        frozenset(
+            {
+                ErrorCode.NO_MIC_AVAILABLE,
+                ErrorCode.MIC_DEVICE_DISCONNECTED,
+                ErrorCode.MIC_PERMISSION_DENIED,
+            }
+        ),
+    ),
+    (3, "speaker", frozenset({ErrorCode.AUDIO_PLAYBACK_BLOCKED})),
+    (
+        4,
+        "account (needs a person)",
+        frozenset(
+            {
+                ErrorCode.INVALID_API_KEY,
+                ErrorCode.API_KEY_REVOKED,
+                ErrorCode.IP_NOT_ALLOWED,
+                ErrorCode.TENANT_INACTIVE,
+                ErrorCode.TENANT_QUOTA_EXCEEDED,
+            }
+        ),
+    ),
+    (5, "drill or request", frozenset({ErrorCode.DRILL_NOT_FOUND, ErrorCode.INVALID_REQUEST})),
+)
+OTHER_ERROR_BLINKS = 6
+
+_MIC_CODES = ERROR_CLASSES[1][2]
+_SPEAKER_CODES = ERROR_CLASSES[2][2]
+_ERROR_REASONS = frozenset(str(code) for code in ErrorCode)
+
+
+def error_blinks(code: str) -> int:
+    for blinks, _label, codes in ERROR_CLASSES:
+        if code in codes:
+            return blinks
+    return OTHER_ERROR_BLINKS
+
+
+def score_band(score: int) -> ColourName:
+    """Green from 75, amber from 50, red below."""
+    if score >= 75:
+        return "green"
+    if score >= 50:
+        return "amber"
+    return "red"
+
+
+# ---------------------------------------------------------------------------------------------
+# The table
+
+Guard = Callable[["BoothMachine", Input, float], bool]
+Action = Callable[["BoothMachine", Input, float], list[Command]]
+
+
+@dataclass(frozen=True)
+class Transition:
+    source: State
+    trigger: str  # an input's kind
+    target: State | None  # None: stay
+    action: Action | None = None
+    guard: Guard | None = None
+    label: str = ""  # the guard in words, for the diagram
+    late: bool = False  # an expected race: dropped without a warning
+
+
+def _mode(*modes: TalkMode) -> Guard:
+    return lambda m, _e, _n: m.settings.talk_mode in modes
+
+
+def _persona_speaking(m: BoothMachine, _e: Input, _n: float) -> bool:
+    return m.call.persona_speaking
+
+
+def _max_duration_reached(m: BoothMachine, _e: Input, now: float) -> bool:
+    started = m.call.started_at
+    return started is not None and now - started >= m.settings.max_duration
+
+
+def _idle_too_long(m: BoothMachine, _e: Input, now: float) -> bool:
+    return now - m.call.last_activity >= m.settings.idle_timeout
+
+
+def _connect_too_long(m: BoothMachine, _e: Input, now: float) -> bool:
+    return now - m.call.requested_at >= m.settings.connect_timeout
+
+
+def _error_reason(_m: BoothMachine, e: Input, _n: float) -> bool:
+    return isinstance(e, CallEnded) and e.reason in _ERROR_REASONS
+
+
+def _no_call_id(m: BoothMachine, e: Input, _n: float) -> bool:
+    return not (m.call.call_id or (isinstance(e, CallEnded) and e.call_id))
+
+
+def _end_overdue(m: BoothMachine, _e: Input, now: float) -> bool:
+    asked = m.call.end_requested_at
+    return (
+        not m.call.ended
+        and not m.call.score_requested
+        and asked is not None
+        and now - asked >= m.settings.end_grace
+    )
+
+
+def _score_shown_long_enough(m: BoothMachine, _e: Input, now: float) -> bool:
+    shown = m.call.score_shown_at
+    return shown is not None and now - shown >= m.settings.score_display
+
+
+def _score_not_shown(m: BoothMachine, _e: Input, _n: float) -> bool:
+    return m.settings.score_display <= 0
+
+
+def _open_mode_persona_speaking(m: BoothMachine, e: Input, now: float) -> bool:
+    return m.settings.talk_mode == "open" and _persona_speaking(m, e, now)
+
+
+def _device_back(m: BoothMachine, e: Input, _n: float) -> bool:
+    if not isinstance(e, DeviceRestored):
+        return False
+    codes = _MIC_CODES if e.device == "mic" else _SPEAKER_CODES
+    return m.error_code in codes
+
+
+# Actions: the commands a transition emits before the target state's entry commands.
+
+
+def _start_call(m: BoothMachine, _e: Input, now: float) -> list[Command]:
+    m.call = CallInfo(requested_at=now, last_activity=now)
+    m.error_code = ""
+    return [StartCall()]
+
+
+def _ready(m: BoothMachine, e: Input, now: float) -> list[Command]:
+    assert isinstance(e, CallReady)
+    m.call.persona = e.persona
+    m.call.call_id = e.call_id or m.call.call_id
+    m.call.started_at = now
+    m.call.last_activity = now
+    out: list[Command] = [PlayCue(Cue.START)]
+    if m.settings.talk_mode == "open":
+        out += m._open_mic()
+    return out
+
+
+def _talk(m: BoothMachine, _e: Input, now: float) -> list[Command]:
+    m.call.last_activity = now
+    return m._open_mic()
+
+
+def _barge_in(m: BoothMachine, _e: Input, now: float) -> list[Command]:
+    m.call.last_activity = now
+    m.call.persona_speaking = False
+    return [FlushPlayback(), *m._open_mic()]
+
+
+def _flush_only(m: BoothMachine, _e: Input, now: float) -> list[Command]:
+    m.call.last_activity = now
+    m.call.persona_speaking = False
+    return [FlushPlayback()]
+
+
+def _stop_talking(m: BoothMachine, _e: Input, _now: float) -> list[Command]:
+    return [*m._close_mic(), SendTurnEnd()]
+
+
+def _activity(m: BoothMachine, _e: Input, now: float) -> list[Command]:
+    m.call.last_activity = now
+    return []
+
+
+def _speech(m: BoothMachine, e: Input, now: float) -> list[Command]:
+    if isinstance(e, UserSpeech) and e.speaking:
+        m.call.last_activity = now
+    return []
+
+
+def _persona(m: BoothMachine, e: Input, _now: float) -> list[Command]:
+    assert isinstance(e, PersonaSpeaking)
+    m.call.persona_speaking = e.speaking
+    if m.state is State.LISTENING:
+        return [SetLed(m._led())]
+    return []
+
+
+def _ender(reason: str) -> Action:
+    def action(m: BoothMachine, _e: Input, now: float) -> list[Command]:
+        return m._end(reason, now)
+
+    return action
+
+
+def _end_for_error(m: BoothMachine, e: Input, now: float) -> list[Command]:
+    assert isinstance(e, CallError | DeviceError)
+    m.error_code = e.code
+    return m._end(e.code, now)
+
+
+def _set_error(m: BoothMachine, e: Input, _now: float) -> list[Command]:
+    assert isinstance(e, CallError | DeviceError)
+    m.error_code = e.code
+    return []
+
+
+def _update_error(m: BoothMachine, e: Input, now: float) -> list[Command]:
+    _set_error(m, e, now)
+    return [SetLed(m._led()), *m._status(now)]
+
+
+def _connect_timeout(m: BoothMachine, _e: Input, now: float) -> list[Command]:
+    m.error_code = ErrorCode.NETWORK_LOST
+    return m._end("connect_timeout", now)
+
+
+def _drop(m: BoothMachine, _e: Input, now: float) -> list[Command]:
+    m.call.reconnects += 1
+    m.call.outage_started = now
+    m.call.persona_speaking = False
+    return m._close_mic()
+
+
+def _back(m: BoothMachine, _e: Input, now: float) -> list[Command]:
+    started = m.call.outage_started
+    if started is not None:
+        m.call.longest_outage = max(m.call.longest_outage, now - started)
+    m.call.outage_started = None
+    m.call.last_activity = now  # the outage was not the rep's silence
+    if m.settings.talk_mode == "open":
+        return m._open_mic()
+    return []
+
+
+def _ended(m: BoothMachine, e: Input, now: float) -> list[Command]:
+    """The service ended the call while we were in it: score it."""
+    assert isinstance(e, CallEnded)
+    out = m._end(e.reason, now, send=False)
+    return out + _fetch(m, e, now)
+
+
+def _ended_error(m: BoothMachine, e: Input, now: float) -> list[Command]:
+    assert isinstance(e, CallEnded)
+    m.error_code = e.reason
+    return m._end(e.reason, now, send=False)
+
+
+def _fetch(m: BoothMachine, e: Input, _now: float) -> list[Command]:
+    if isinstance(e, CallEnded):
+        m.call.ended = True
+        m.call.call_id = m.call.call_id or e.call_id
+    if m.call.score_requested or not m.call.call_id:
+        return []
+    m.call.score_requested = True
+    return [FetchScore(m.call.call_id)]
+
+
+def _show_score(m: BoothMachine, e: Input, now: float) -> list[Command]:
+    assert isinstance(e, ScoreReceived)
+    m.call.score = e.score
+    m.call.score_shown_at = now
+    # The daemon logs the score itself, with the call's id, when the poll returns it.
+    return [SetLed(patterns.score(score_band(e.score))), *m._status(now)]
+
+
+def _stale_ready(_m: BoothMachine, _e: Input, _now: float) -> list[Command]:
+    # A connect that finished after the booth moved on: end it, it bills otherwise.
+    return [EndCall("stale")]
+
+
+def _refresh_status(m: BoothMachine, _e: Input, now: float) -> list[Command]:
+    return m._status(now)
+
+
+def _shutdown(m: BoothMachine, _e: Input, now: float) -> list[Command]:
+    out = m._close_mic()
+    if m.state in CALL_STATES:
+        m.call.end_reason = "shutdown"
+        m.call.end_requested_at = now
+        out.append(EndCall("shutdown"))
+    return out
+
+
+S = State
+_ALL = tuple(State)
+_LIVE = tuple(s for s in State if s is not State.STOPPED)
+_QUIET = (S.IDLE, S.SCORING, S.ERROR)  # states where call-stream events are late
+
+TABLE: tuple[Transition, ...] = (
+    # idle
+    Transition(S.IDLE, "press", S.CONNECTING, _start_call),
+    Transition(S.IDLE, "tick", None, _refresh_status),
+    # connecting
+    Transition(S.CONNECTING, "ready", S.TALKING, _ready, _mode("open"), "open mode"),
+    Transition(S.CONNECTING, "ready", S.LISTENING, _ready),
+    Transition(S.CONNECTING, "double_press", S.IDLE, _ender("cancelled")),
+    Transition(S.CONNECTING, "error", S.ERROR, _end_for_error),
+    Transition(S.CONNECTING, "device_error", S.ERROR, _end_for_error),
+    Transition(S.CONNECTING, "ended", S.ERROR, _ended_error, _error_reason, "error reason"),
+    Transition(S.CONNECTING, "ended", S.IDLE, _ender("ended_before_ready")),
+    Transition(
+        S.CONNECTING, "tick", S.ERROR, _connect_timeout, _connect_too_long, "connect timeout"
+    ),
+    Transition(S.CONNECTING, "tick", None, _refresh_status),
+    Transition(S.CONNECTING, "press", None, late=True),
+    Transition(S.CONNECTING, "release", None, late=True),
+    Transition(S.CONNECTING, "persona_speaking", None, _persona, late=True),
+    Transition(S.CONNECTING, "user_speech", None, late=True),
+    # listening
+    Transition(
+        S.LISTENING, "press", S.TALKING, _barge_in, _persona_speaking, "persona speaking: barge-in"
+    ),
+    Transition(S.LISTENING, "press", S.TALKING, _talk),
+    Transition(S.LISTENING, "release", None, late=True),
+    Transition(S.LISTENING, "persona_speaking", None, _persona),
+    Transition(S.LISTENING, "user_speech", None, _speech),
+    # talking
+    Transition(S.TALKING, "release", S.LISTENING, _stop_talking, _mode("ptt"), "ptt"),
+    Transition(S.TALKING, "release", None, late=True),
+    Transition(S.TALKING, "press", S.LISTENING, _stop_talking, _mode("toggle"), "toggle"),
+    Transition(
+        S.TALKING,
+        "press",
+        None,
+        _flush_only,
+        _open_mode_persona_speaking,
+        "open mode, persona speaking: barge-in",
+    ),
+    Transition(S.TALKING, "press", None, _activity),
+    Transition(S.TALKING, "persona_speaking", None, _persona),
+    Transition(S.TALKING, "user_speech", None, _speech),
+    # reconnecting
+    Transition(S.RECONNECTING, "reconnected", S.TALKING, _back, _mode("open"), "open mode"),
+    Transition(S.RECONNECTING, "reconnected", S.LISTENING, _back),
+    Transition(S.RECONNECTING, "press", None),  # DESIGN §3: ignored while reconnecting
+    Transition(S.RECONNECTING, "release", None, late=True),
+    Transition(S.RECONNECTING, "persona_speaking", None, late=True),
+    Transition(S.RECONNECTING, "user_speech", None, late=True),
+    Transition(S.RECONNECTING, "tick", None, _refresh_status),
+    # scoring
+    Transition(S.SCORING, "press", S.CONNECTING, _start_call, label="next call"),
+    Transition(S.SCORING, "ended", None, _fetch),
+    Transition(S.SCORING, "tick", None, _fetch, _end_overdue, "no ended after end_grace"),
+    Transition(
+        S.SCORING, "tick", S.IDLE, None, _score_shown_long_enough, "score shown score_display"
+    ),
+    Transition(S.SCORING, "tick", None, _refresh_status),
+    Transition(S.SCORING, "score", S.IDLE, _show_score, _score_not_shown, "score_display = 0"),
+    Transition(S.SCORING, "score", None, _show_score),
+    Transition(S.SCORING, "score_gave_up", S.IDLE),
+    Transition(S.SCORING, "device_error", S.ERROR, _set_error),
+    Transition(S.SCORING, "error", None, late=True),  # e.g. the end handshake failing
+    # error
+    Transition(S.ERROR, "press", S.CONNECTING, _start_call, label="retry"),
+    Transition(S.ERROR, "device_restored", S.IDLE, None, _device_back, "the failed device"),
+    Transition(S.ERROR, "device_restored", None, late=True),
+    Transition(S.ERROR, "device_error", None, _update_error),
+    Transition(S.ERROR, "error", None, late=True),
+    Transition(S.ERROR, "tick", None, _refresh_status),
+    # idle: a device can fail while nobody is in the booth
+    Transition(S.IDLE, "device_error", S.ERROR, _set_error),
+    # every live state
+    *(
+        Transition(s, "double_press", S.SCORING, _ender("double_press"))
+        for s in (S.LISTENING, S.TALKING, S.RECONNECTING)
+    ),
+    *(
+        row
+        for s in (S.LISTENING, S.TALKING)
+        for row in (
+            Transition(s, "reconnecting", S.RECONNECTING, _drop),
+            Transition(
+                s, "tick", S.SCORING, _ender("max_duration"), _max_duration_reached, "max duration"
+            ),
+            Transition(
+                s, "tick", S.SCORING, _ender("idle_timeout"), _idle_too_long, "no rep speech"
+            ),
+            Transition(s, "tick", None, _refresh_status),
+        )
+    ),
+    *(
+        row
+        for s in (S.LISTENING, S.TALKING, S.RECONNECTING)
+        for row in (
+            Transition(s, "ended", S.ERROR, _ended_error, _error_reason, "error reason"),
+            Transition(s, "ended", S.SCORING, _ended),
+            Transition(s, "error", S.ERROR, _end_for_error),
+            Transition(s, "device_error", S.ERROR, _end_for_error),
+        )
+    ),
+    # late call-stream events once the call is over: expected races, dropped quietly
+    *(
+        Transition(s, trigger, None, late=True)
+        for s in _QUIET
+        for trigger in ("release", "persona_speaking", "user_speech", "reconnecting", "reconnected")
+    ),
+    *(Transition(s, "ended", None, late=True) for s in (S.IDLE, S.ERROR)),
+    *(Transition(s, "error", None, late=True) for s in (S.IDLE,)),
+    *(Transition(s, "ready", None, _stale_ready) for s in _QUIET),
+    *(
+        Transition(s, trigger, None, late=True)
+        for s in _LIVE
+        if s is not S.SCORING
+        for trigger in ("score", "score_gave_up")
+    ),
+    *(Transition(s, "device_restored", None, late=True) for s in _LIVE if s is not S.ERROR),
+    *(Transition(s, "shutdown", S.STOPPED, _shutdown) for s in _LIVE),
+    # stopped: the call being ended and the last timers still report in
+    *(
+        Transition(S.STOPPED, trigger, None, late=True)
+        for trigger in (
+            "release",
+            "persona_speaking",
+            "user_speech",
+            "reconnecting",
+            "reconnected",
+            "ended",
+            "error",
+            "tick",
+            "score",
+            "score_gave_up",
+            "device_error",
+            "device_restored",
+        )
+    ),
+    Transition(S.STOPPED, "ready", None, _stale_ready),
+)
+
+
+def _index(table: tuple[Transition, ...]) -> dict[tuple[State, str], tuple[Transition, ...]]:
+    index: dict[tuple[State, str], list[Transition]] = {}
+    for row in table:
+        index.setdefault((row.source, row.trigger), []).append(row)
+    return {key: tuple(rows) for key, rows in index.items()}
+
+
+_INDEX = _index(TABLE)
+
+
+def _mmss(seconds: float) -> str:
+    whole = max(0, int(seconds + 1e-6))  # float sums like 150.99999 still show 02:31
+    return f"{whole // 60:02d}:{whole % 60:02d}"
+
+
+class BoothMachine:
+    """The booth's state and the current call's context. Same inputs, same outputs."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self.state = State.IDLE
+        self.call = CallInfo()
+        self.error_code = ""
+        self.mic_open = False
+        self._last_status = ""
+
+    def start(self, now: float) -> list[Command]:
+        """Commands that put the outputs in the idle state at startup."""
+        return [SetLed(self._led()), *self._status(now)]
+
+    def feed(self, event: Input, now: float) -> list[Command]:
+        rows = _INDEX.get((self.state, event.kind))
+        if not rows:
+            return [
+                Log(
+                    "warning",
+                    f"ignored {event.kind} in state {self.state}",
+                    {"EVENT": "illegal_input", "INPUT": event.kind},
+                )
+            ]
+        for row in rows:
+            if row.guard is not None and not row.guard(self, event, now):
+                continue
+            out = row.action(self, event, now) if row.action else []
+            if row.target is not None and row.target is not self.state:
+                out += self._enter(row.target, event, now)
+            return out
+        # Every row had a guard and none held: nothing to do, and that is legal.
+        return []
+
+    # -- helpers the actions share ------------------------------------------------------------
+
+    def _enter(self, target: State, event: Input, now: float) -> list[Command]:
+        previous, self.state = self.state, target
+        out: list[Command] = [
+            Log(
+                "info",
+                f"{previous} -> {target} on {event.kind}",
+                {"EVENT": "state", "BOOTH_STATE": str(target), "PREVIOUS_STATE": str(previous)},
+            ),
+            SetLed(self._led()),
+        ]
+        cue = {S.RECONNECTING: Cue.RECONNECT, S.SCORING: Cue.END, S.ERROR: Cue.ERROR}.get(target)
+        if cue is not None:
+            out.append(PlayCue(cue))
+        return out + self._status(now)
+
+    def _open_mic(self) -> list[Command]:
+        if self.mic_open:
+            return []
+        self.mic_open = True
+        return [OpenMic()]
+
+    def _close_mic(self) -> list[Command]:
+        if not self.mic_open:
+            return []
+        self.mic_open = False
+        return [CloseMic()]
+
+    def _end(self, reason: str, now: float, *, send: bool = True) -> list[Command]:
+        out = self._close_mic()
+        if not self.call.end_reason:
+            self.call.end_reason = reason
+        if self.call.outage_started is not None:
+            self.call.longest_outage = max(self.call.longest_outage, now - self.call.outage_started)
+            self.call.outage_started = None
+        self.call.persona_speaking = False
+        if send:
+            self.call.end_requested_at = now
+            out.append(EndCall(reason))
+        else:
+            self.call.ended = True
+        return out
+
+    def _led(self) -> LedPattern:
+        s = self.state
+        if s is S.LISTENING:
+            return patterns.PERSONA_SPEAKING if self.call.persona_speaking else patterns.LISTENING
+        if s is S.ERROR:
+            return patterns.error(error_blinks(self.error_code))
+        return {
+            S.IDLE: patterns.IDLE,
+            S.CONNECTING: patterns.CONNECTING,
+            S.TALKING: patterns.TALKING,
+            S.RECONNECTING: patterns.RECONNECTING,
+            S.SCORING: patterns.SCORING,
+            S.STOPPED: patterns.OFF,
+        }[s]
+
+    def status_text(self, now: float) -> str:
+        """The state in words, for systemd's STATUS= and the demo timeline."""
+        s, call = self.state, self.call
+        if s is S.IDLE:
+            return "Idle – press the button"
+        if s is S.CONNECTING:
+            return "Connecting…"
+        if s in (S.LISTENING, S.TALKING):
+            who = call.persona or "the persona"
+            elapsed = now - call.started_at if call.started_at is not None else 0.0
+            text = f"In call with {who}, {_mmss(elapsed)}"
+            return text + (" – talking" if s is S.TALKING and self.mic_open else "")
+        if s is S.RECONNECTING:
+            since = call.outage_started if call.outage_started is not None else now
+            return f"Reconnecting ({int(now - since + 1e-6)} s)"
+        if s is S.SCORING:
+            if call.score is not None:
+                return f"Score {call.score} – press the button for the next call"
+            return "Call ended – waiting for the score"
+        if s is S.ERROR:
+            blinks = error_blinks(self.error_code)
+            return f"Error {self.error_code or 'UNKNOWN'} ({blinks} blinks) – press to retry"
+        return "Stopping"
+
+    def _status(self, now: float) -> list[Command]:
+        text = self.status_text(now)
+        if text == self._last_status:
+            return []
+        self._last_status = text
+        return [SetStatus(text)]
+
+
+def mermaid(table: tuple[Transition, ...] = TABLE) -> str:
+    """The state diagram of ``table`` as Mermaid text (state changes only, no late rows)."""
+    lines = ["stateDiagram-v2", f"    [*] --> {State.IDLE}"]
+    seen: set[tuple[str, str, str]] = set()
+    for row in table:
+        if row.target in (None, row.source, State.STOPPED) or row.late:
+            continue
+        label = row.trigger.replace("_", " ")
+        if row.label:
+            label += f" [{row.label}]"
+        key = (str(row.source), str(row.target), label)
+        if key in seen:
+            continue
+        seen.add(key)
+        lines.append(f"    {row.source} --> {row.target} : {label}")
+    lines.append(f"    {State.STOPPED} --> [*]")
+    lines.append(f"    note right of {State.STOPPED} : shutdown (SIGTERM) from any state")
+    return "\n".join(lines) + "\n"
+
+
+def mermaid_diagram() -> str:
+    """The README's state diagram (``python -m booth.docs`` puts it there)."""
+    return mermaid()

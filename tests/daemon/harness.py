@@ -1,0 +1,329 @@
+"""A whole booth in a test: the real daemon, the devserver on loopback, MockFactory pins, a real
+NOTIFY_SOCKET, and scriptable stand-ins for the mic and speaker (the PyAudio-backed ones are
+exercised against ALSA file devices in test_app_alsa.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import socket
+import struct
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+from booth.config import Config, Secret, parse_config
+from booth.daemon.app import BoothApp, ScorePolicy
+from booth.daemon.notify import Notifier
+from booth.devserver import DevServer, Settings
+from booth.devserver.drills import Drill, parse_drill
+from booth.errors import BoothError, ErrorCode
+
+API_KEY = "ath_live_daemon_test_key_000000001"
+FRAME = 640
+SILENCE = bytes(FRAME)
+SPEECH = b"".join(
+    struct.pack("<h", int(8000 * math.sin(2 * math.pi * 300 * n / 16000))) for n in range(320)
+)
+
+
+def quick_drill() -> Drill:
+    return parse_drill(
+        {
+            "drillKey": "quick",
+            "title": "Short lines so tests are fast",
+            "persona": {"name": "Alex", "opening": "Hello there, who is this?", "closing": "Bye."},
+            "difficulty": {
+                "Beginner": {"objection_every": 2, "lines": ["Go on."], "objections": ["No."]},
+            },
+        },
+        "test",
+    )
+
+
+def server_settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "resume_window": 5.0,
+        "scoring_delay": 0.05,
+        "auth_timeout": 2.0,
+        "reply_delay": 0.0,
+        "silence_s": 0.3,
+        "default_drill": "quick",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+class OffsetClock:
+    """time.monotonic plus a jump the test controls (idle timeouts without waiting)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.offset
+
+    def jump(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+class FakeMic:
+    """Frames at the real 20 ms pace: speech while ``speaking``, silence otherwise."""
+
+    def __init__(self) -> None:
+        self.present = True
+        self.speaking = False
+        self.is_open = False
+        self.opens = 0
+        self.lost = False
+
+    async def open(self) -> None:
+        if not self.present:
+            raise BoothError(ErrorCode.NO_MIC_AVAILABLE, "no input device")
+        self.is_open = True
+        self.lost = False
+        self.opens += 1
+
+    async def read(self) -> bytes:
+        await asyncio.sleep(0.02)  # the pace of a real mic, not a synchronisation
+        if self.lost or not self.present:
+            raise BoothError(ErrorCode.MIC_DEVICE_DISCONNECTED, "mic stream stopped")
+        return SPEECH if self.speaking else SILENCE
+
+    async def close(self) -> None:
+        self.is_open = False
+
+    async def available(self) -> bool:
+        return self.present
+
+    def unplug(self) -> None:
+        self.present = False
+        self.lost = True
+
+
+class FakeSpeaker:
+    def __init__(self) -> None:
+        self.present = True
+        self.is_open = False
+        self.audio = bytearray()
+        self.cues = 0
+        self.flushes = 0
+        self.turns_ended = 0
+        self.underruns = 0
+        self.alive = True
+
+    async def open(self) -> None:
+        if not self.present:
+            raise BoothError(ErrorCode.AUDIO_PLAYBACK_BLOCKED, "no output device")
+        self.is_open = True
+
+    def write(self, pcm: bytes) -> None:
+        self.audio += pcm
+
+    def play_cue(self, pcm: bytes) -> None:
+        self.cues += 1
+        self.audio += pcm
+
+    def flush(self) -> int:
+        self.flushes += 1
+        return 0
+
+    def mark_end(self) -> None:
+        self.turns_ended += 1
+
+    def healthy(self) -> bool:
+        return self.alive
+
+    async def drain(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self.is_open = False
+
+    async def available(self) -> bool:
+        return self.present
+
+
+class Booth:
+    """The running daemon plus everything a test wants to look at or poke."""
+
+    def __init__(self, app: BoothApp, server: DevServer, factory: Any, clock: OffsetClock) -> None:
+        self.app = app
+        self.server = server
+        self.factory = factory
+        self.clock = clock
+        self.mic: FakeMic = app.mic  # type: ignore[assignment]
+        self.speaker: FakeSpeaker = app.speaker  # type: ignore[assignment]
+        self.timeline: list[tuple[str, dict[str, Any]]] = []
+        self.notifications: list[str] = []
+        #: Reads the NOTIFY_SOCKET now, synchronously; returns what it read.
+        self.read_notifications: Callable[[], list[str]] = list
+        self.changed = asyncio.Event()
+        for name in ("state", "led", "status", "button", "score", "summary", "flush", "cue"):
+            app.events.on(name, self._recorder(name))
+
+    def _recorder(self, name: str) -> Callable[[dict[str, Any]], None]:
+        def record(payload: dict[str, Any]) -> None:
+            if name == "state":
+                payload["led"] = self.app.panel.led_state if self.app.panel else None
+            self.timeline.append((name, payload))
+            self.changed.set()
+
+        return record
+
+    async def until(
+        self, predicate: Callable[[], object], within: float = 10.0, what: str = ""
+    ) -> None:
+        async def wait() -> None:
+            while not predicate():
+                self.changed.clear()
+                await self.changed.wait()
+
+        try:
+            await asyncio.wait_for(wait(), within)
+        except TimeoutError:
+            raise AssertionError(
+                f"timed out waiting for {what or predicate}; {self.states()}"
+            ) from None
+
+    def states(self) -> list[str]:
+        return [p["state"] for n, p in self.timeline if n == "state"]
+
+    def buttons(self) -> list[str]:
+        return [p["kind"] for n, p in self.timeline if n == "button"]
+
+    def count(self, name: str) -> int:
+        return sum(1 for n, _ in self.timeline if n == name)
+
+    async def wait_state(self, state: str, within: float = 10.0) -> None:
+        await self.until(lambda: self.app.machine.state == state, within, f"state {state}")
+
+    async def finger(self, down: bool, kind: str | None = None) -> None:
+        """Press or release the button like a finger, and wait until the panel saw it."""
+        seen = len(self.buttons())
+        pin = self.factory.pin(17)
+        if down:
+            pin.drive_low()
+        else:
+            pin.drive_high()
+        want = kind or ("press" if down else "release")
+        await self.until(lambda: self.buttons()[seen:] == [want], 5.0, f"button {want}")
+
+    async def press(self) -> None:
+        self.clock.jump(1.0)  # well apart from the previous press: never a double press
+        await self.finger(True)
+
+    async def release(self) -> None:
+        await self.finger(False)
+
+    async def tap(self) -> None:
+        await self.press()
+        await self.release()
+
+    async def double_press(self) -> None:
+        await self.press()
+        await self.release()
+        await self.finger(True, "double_press")
+        await self.release()
+
+    @property
+    def led(self) -> str:
+        assert self.app.panel is not None
+        return self.app.panel.led_state.pattern
+
+    def call(self) -> Any:
+        run = self.app.run
+        assert run is not None and run.call_id
+        return self.server.calls[run.call_id]
+
+
+def booth_config(server: DevServer, **sections: dict[str, Any]) -> Config:
+    data: dict[str, Any] = {
+        "booth": {"id": "booth-test"},
+        "service": {"api_url": server.url, "drill_key": "quick", "request_timeout": 5.0},
+        "panel": {"pin_factory": "mock", "double_press_ms": 400},
+        "call": {"score_wait": 10.0, "score_display": 5.0},
+    }
+    for name, values in sections.items():
+        data.setdefault(name, {}).update(values)
+    return parse_config(data)
+
+
+@contextlib.asynccontextmanager
+async def running_booth(
+    tmp_path: Path,
+    *,
+    server_kw: dict[str, Any] | None = None,
+    mic: FakeMic | None = None,
+    speaker: FakeSpeaker | None = None,
+    watchdog_usec: int | None = None,
+    **sections: dict[str, Any],
+) -> AsyncIterator[Booth]:
+    """Devserver + daemon + notify socket, all on this loop; stops the daemon on exit."""
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify"))
+    notify.setblocking(False)
+    env = {"NOTIFY_SOCKET": str(tmp_path / "notify")}
+    if watchdog_usec:
+        env["WATCHDOG_USEC"] = str(watchdog_usec)
+    saved = {k: os.environ.get(k) for k in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
+    os.environ.pop("WATCHDOG_PID", None)
+    os.environ.update(env)
+    server = DevServer(
+        api_keys={API_KEY},
+        settings=server_settings(**(server_kw or {})),
+        drills={"quick": quick_drill()},
+        use_espeak=False,
+    )
+    await server.start()
+    factory = MockFactory(pin_class=MockPWMPin)
+    clock = OffsetClock()
+    app = BoothApp(
+        booth_config(server, **sections),
+        Secret(API_KEY),
+        mic=mic or FakeMic(),
+        speaker=speaker or FakeSpeaker(),
+        pin_factory=factory,
+        notifier=Notifier(),
+        score_policy=ScorePolicy(first=0.05, factor=1.5, cap=0.3),
+        tick_interval=0.05,
+        probe_interval=0.05,
+        clock=clock,
+    )
+    booth = Booth(app, server, factory, clock)
+    loop = asyncio.get_running_loop()
+
+    def on_notify() -> list[str]:
+        got: list[str] = []
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                got.append(notify.recv(4096).decode())
+        booth.notifications += got
+        if got:
+            booth.changed.set()
+        return got
+
+    booth.read_notifications = on_notify
+    loop.add_reader(notify.fileno(), on_notify)
+    task = asyncio.create_task(app.run_forever())
+    try:
+        await asyncio.wait_for(app.ready.wait(), 10)
+        yield booth
+    finally:
+        app.request_stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 15)
+        loop.remove_reader(notify.fileno())
+        notify.close()
+        await server.close()
+        factory.reset()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
