@@ -1,0 +1,1 @@
+"""Operations: wiring presets, `booth doctor` checks and `booth history` from the journal."""
