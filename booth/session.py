@@ -16,18 +16,16 @@ keeps the whole timeline, so timings are read from the events themselves.
 
 from __future__ import annotations
 
-import array
 import asyncio
 import contextlib
-import importlib
 import logging
-import math
 import random
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
+from booth.audio.levels import VoiceActivity
 from booth.config import Secret
 from booth.errors import BoothError, ErrorCode
 from booth.events import Emitter, Listener
@@ -83,61 +81,6 @@ class SessionStats:
     protocol_errors: int
 
 
-class _Vad(Protocol):
-    speaking: bool
-
-    def update(self, pcm: bytes) -> bool | None: ...
-
-    def reset(self) -> None: ...
-
-
-class _FallbackVad:
-    """RMS gate with a release hold, timed by the audio itself (used without booth.audio)."""
-
-    def __init__(self, on_dbfs: float = -40.0, release_ms: float = 400.0) -> None:
-        self.on_dbfs = on_dbfs
-        self.release_ms = release_ms
-        self.speaking = False
-        self._quiet_ms = 0.0
-
-    def update(self, pcm: bytes) -> bool | None:
-        loud = _rms_dbfs(pcm) >= self.on_dbfs
-        if loud:
-            self._quiet_ms = 0.0
-            if not self.speaking:
-                self.speaking = True
-                return True
-        elif self.speaking:
-            self._quiet_ms += 1000.0 * (len(pcm) // 2) / 16000
-            if self._quiet_ms >= self.release_ms:
-                self.speaking = False
-                return False
-        return None
-
-    def reset(self) -> None:
-        self.speaking = False
-        self._quiet_ms = 0.0
-
-
-def _make_vad() -> _Vad:
-    """booth.audio.levels' voice activity detector when the audio package is there."""
-    try:
-        levels = importlib.import_module("booth.audio.levels")
-    except ImportError:
-        return _FallbackVad()
-    vad: _Vad = levels.VoiceActivity()
-    return vad
-
-
-def _rms_dbfs(frame: bytes) -> float:
-    samples = array.array("h")
-    samples.frombytes(frame[: len(frame) - len(frame) % 2])
-    if not samples:
-        return -120.0
-    power = sum(s * s for s in samples) / len(samples)
-    return 10 * math.log10(power / (32768.0**2)) if power > 0 else -120.0
-
-
 class RoleplaySession:
     """One roleplay call: REST set-up, the WebSocket across drops, events, audio in and out."""
 
@@ -191,7 +134,7 @@ class RoleplaySession:
         self.session_id: str | None = None
         self.persona_name: str | None = None
         self.muted = False
-        self._user = _make_vad()
+        self._user = VoiceActivity()
         self._persona_speaking = False
         self._persona_markers = False
         self._persona_quiet: asyncio.TimerHandle | None = None

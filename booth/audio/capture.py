@@ -192,13 +192,7 @@ class Capture:
     def _close(self) -> None:
         stream, pa = self._stream, self._pa
         self._stream = self._pa = None
-        if stream is not None:
-            with contextlib.suppress(OSError):
-                stream.stop_stream()
-            with contextlib.suppress(OSError):
-                stream.close()
-        if pa is not None:
-            pa.terminate()
+        devices.close_stream(stream, pa)
 
     def _callback(self, data: bytes | None, frame_count: int, time_info: Any, status: int) -> Any:
         import pyaudio

@@ -111,6 +111,17 @@ def portaudio() -> Iterator[Any]:
         pa.terminate()
 
 
+def close_stream(stream: Any, pa: Any) -> None:
+    """Stop and close a stream, then release its PortAudio instance; a dead device may raise."""
+    if stream is not None:
+        with contextlib.suppress(OSError):
+            stream.stop_stream()
+        with contextlib.suppress(OSError):
+            stream.close()
+    if pa is not None:
+        pa.terminate()
+
+
 def list_devices(pa: Any) -> list[DeviceInfo]:
     devices = []
     for index in range(pa.get_device_count()):

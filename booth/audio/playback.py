@@ -203,13 +203,7 @@ class Playback:
     def _close(self) -> None:
         stream, pa = self._stream, self._pa
         self._stream = self._pa = None
-        if stream is not None:
-            with contextlib.suppress(OSError):
-                stream.stop_stream()
-            with contextlib.suppress(OSError):
-                stream.close()
-        if pa is not None:
-            pa.terminate()
+        devices.close_stream(stream, pa)
 
     def _callback(self, _data: bytes | None, frame_count: int, _time: Any, _status: int) -> Any:
         import pyaudio

@@ -297,8 +297,8 @@ async def run_demo(
         await talk(REP_LINES[2])
         await until(lambda: not persona_speaking(), "the persona going quiet")
         await asyncio.sleep(0.5)
-        tl.say(f"{'':>12}   *** Wi-Fi drops (the connection is cut without a goodbye) ***")
-        server.fault_call(call_id, drop_after=0.0)
+        tl.say(f"{'':>12}   *** Wi-Fi vanishes: packets silently dropped, no reset ***")
+        server.fault_call(call_id, blackhole_after=0.0)
         await until(lambda: app.machine.state.value == "reconnecting", "noticing the drop")
         await until(lambda: app.machine.state.value == "listening", "resuming the call", 40)
         await until(lambda: not persona_speaking(), "a quiet moment")
@@ -352,7 +352,7 @@ def _print_summary(
     ):
         print(f"  {key.lower():<20} {summary.get(key)}", file=out)
     if call is not None and call.score is not None:
-        print(f"\nScore {call.score.overall}/100: {call.score.summary}", file=out)
+        print(f"\n{call.score.summary}", file=out)
         feedback = call.score.feedback
         if isinstance(feedback, list | tuple):
             for item in feedback:
@@ -369,7 +369,8 @@ def main(out_dir: Path, *, verbose: bool = False, out: TextIO | None = None) -> 
 
     from booth.logs import setup_logging
 
-    setup_logging("info" if verbose else "warning", "stderr", BOOTH_ID="booth-demo")
+    # The timeline tells the story; the daemon's own log (-v) is for digging in.
+    setup_logging("info" if verbose else "error", "stderr", BOOTH_ID="booth-demo")
     stream = out or sys.stdout
     try:
         result = asyncio.run(run_demo(out_dir, out=stream))
@@ -465,5 +466,6 @@ def main_live(config_path: Path | None, *, verbose: bool = False) -> int:
 
     from booth.logs import setup_logging
 
-    setup_logging("info" if verbose else "warning", "stderr", BOOTH_ID="booth-demo")
+    # The timeline tells the story; the daemon's own log (-v) is for digging in.
+    setup_logging("info" if verbose else "error", "stderr", BOOTH_ID="booth-demo")
     return asyncio.run(run_live(config_path, sys.stdout))

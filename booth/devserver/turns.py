@@ -1,27 +1,17 @@
 """When the rep speaks and when a rep turn ends. Sans-I/O: frames and times come in as arguments.
 
-A small RMS voice detector of its own (booth.audio.levels did not exist when this was written):
-a frame is speech when its RMS is above ``threshold_dbfs``. A turn starts at the first speech
-frame and ends on ``turn_end`` or after ``silence_s`` without speech (silent frames or no frames
-at all, as when a push-to-talk client stops sending).
+A frame is speech when its RMS level (booth.audio.levels) is above ``threshold_dbfs``. A turn
+starts at the first speech frame and ends on ``turn_end`` or after ``silence_s`` without speech
+(silent frames or no frames at all, as when a push-to-talk client stops sending).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-import numpy as np
+from booth.audio.levels import level_dbfs
 
 FRAME_SECONDS = 0.02
-
-
-def rms_dbfs(pcm: bytes) -> float:
-    samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2").astype(np.float64)
-    if samples.size == 0:
-        return -math.inf
-    rms = float(np.sqrt(np.mean(samples * samples)))
-    return 20 * math.log10(rms / 32768) if rms > 0 else -math.inf
 
 
 @dataclass(frozen=True)
@@ -49,7 +39,7 @@ class TurnDetector:
 
     def frame(self, pcm: bytes, now: float) -> bool:
         """Feed one received frame; True when it started a new turn (the rep began speaking)."""
-        if rms_dbfs(pcm) < self.threshold_dbfs:
+        if level_dbfs(pcm) < self.threshold_dbfs:
             return False
         started = self._start is None
         if started:

@@ -170,6 +170,7 @@ def test_provision_staged_without_venv(source: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # pip builds PyAudio; minutes on a loaded 2-core machine
 def test_provision_staged_with_real_venv(source: Path, tmp_path: Path) -> None:
     root = run_cycle(source, tmp_path, (), "{root}" + SHIPPED_EXEC)
     venv = root / "opt/booth/venv"
@@ -301,6 +302,7 @@ def in_overlay(
 
 @pytest.mark.slow
 @pytest.mark.root
+@pytest.mark.timeout(600)
 def test_provision_real_system_path(
     source: Path, tmp_path: Path, alsa: AlsaFactory, service: str
 ) -> None:
