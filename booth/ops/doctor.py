@@ -16,6 +16,7 @@ import socket
 import ssl
 import stat
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -257,10 +258,13 @@ def check_gpio(ctx: Context) -> list[Check]:
     devices: list[Any] = []
     try:
         from gpiozero import LED, RGBLED, Button
-        from gpiozero.exc import PinPWMUnsupported
+        from gpiozero.exc import PinFactoryFallback, PinPWMUnsupported
 
-        factory = _pin_factory(factory_name)
-        button = Button(panel.button_pin, pull_up=panel.button_pull_up, pin_factory=factory)
+        # The row says what failed; gpiozero's per-factory fallback warnings are noise here.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PinFactoryFallback)
+            factory = _pin_factory(factory_name)
+            button = Button(panel.button_pin, pull_up=panel.button_pull_up, pin_factory=factory)
         devices.append(button)
         leds = panel.leds
         claimed = [f"button {panel.button_pin}"]
