@@ -144,7 +144,7 @@ class AudioSection:
         default=0, metadata=_meta("webrtc auto gain target, 0 (off) to 31 dBFS.", min=0, max=31)
     )
     prebuffer_ms: int = field(
-        default=60, metadata=_meta("Persona audio buffered before playback starts.", min=0, max=500)
+        default=80, metadata=_meta("Persona audio buffered before playback starts.", min=0, max=500)
     )
     jitter_buffer_ms: int = field(
         default=1000,

@@ -225,7 +225,9 @@ class Capture:
             adc = time_info.get("input_buffer_adc_time", 0.0)
             cur = time_info.get("current_time", 0.0)
             if adc > 0.0 and cur >= adc and cur - adc < 1.0:
-                first = now - (cur - adc)
+                # A block of frame_count samples cannot have started later than that long
+                # ago: some ALSA plugins report no capture delay (adc == current time).
+                first = min(first, now - (cur - adc))
         with self._lock:
             self._anchors.append((self._in_index, first))
             self._in_index += frame_count

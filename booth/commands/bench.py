@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
+import json
 import sys
+from pathlib import Path
+from typing import Any
 
 from booth.errors import EX_UNAVAILABLE
 
 # Each target is a module booth/bench/<target>.py with run(*, as_json: bool) -> int.
 TARGETS = ("audio", "transport", "pipeline", "reliability", "all")
+ALL = ("audio", "transport", "pipeline", "reliability")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,19 +36,91 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="what to measure: " + ", ".join(TARGETS),
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--plot",
+        metavar="DIR",
+        type=Path,
+        help="also write PNG plots to DIR (needs the `plot` extra: matplotlib)",
+    )
     parser.set_defaults(func=run)
+
+
+def _load(target: str) -> Any:
+    """The target's module, or None when it is not there (yet)."""
+    try:
+        return importlib.import_module(f"booth.bench.{target}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"booth.bench.{target}":
+            raise  # a real missing dependency, not a missing target
+        return None
+
+
+def _collect(module: Any) -> dict[str, Any]:
+    """Run a target for its JSON result (its own printing captured)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = module.run(as_json=True)
+    if code != 0:
+        raise RuntimeError(f"exited with {code}")
+    text = out.getvalue().strip()
+    try:
+        result: dict[str, Any] = json.loads(text)  # one object, maybe indented
+    except json.JSONDecodeError:
+        result = json.loads(text.splitlines()[-1])  # chatter before the JSON line
+    return result
+
+
+def _show(module: Any, result: dict[str, Any]) -> None:
+    render = getattr(module, "render_table", None)
+    print(render(result) if render is not None else json.dumps(result, indent=2), flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
     target = args.what
-    try:
-        if target == "all":
-            raise ModuleNotFoundError(name="booth.bench.all")
-        module = importlib.import_module(f"booth.bench.{target}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"booth.bench.{target}":
-            raise  # a real missing dependency, not a missing target
-        print(f"booth bench {target}: not available yet", file=sys.stderr)
-        return EX_UNAVAILABLE
-    code: int = module.run(as_json=args.json)
-    return code
+    plot_dir: Path | None = getattr(args, "plot", None)
+    if plot_dir is not None:
+        from booth.bench.plots import PlotsUnavailable, check_available
+
+        try:
+            check_available()
+        except PlotsUnavailable as exc:
+            print(f"booth bench: {exc}", file=sys.stderr)
+            return EX_UNAVAILABLE
+    if target != "all" and plot_dir is None:
+        module = _load(target)
+        if module is None:
+            print(f"booth bench {target}: not available yet", file=sys.stderr)
+            return EX_UNAVAILABLE
+        code: int = module.run(as_json=args.json)
+        return code
+    results: dict[str, Any] = {}
+    failed = False
+    for name in ALL if target == "all" else (target,):
+        module = _load(name)
+        if module is None:
+            print(f"booth bench {name}: not available yet, skipped", file=sys.stderr)
+            if target != "all":
+                return EX_UNAVAILABLE
+            results[name] = {"skipped": "not available yet"}
+            continue
+        if not args.json:
+            print(f"== {name} ==", flush=True)
+        try:
+            results[name] = _collect(module)
+        except Exception as exc:  # one broken target must not lose the others' figures
+            print(f"booth bench {name}: failed: {exc}", file=sys.stderr)
+            results[name] = {"failed": str(exc)}
+            failed = True
+            continue
+        if not args.json:
+            _show(module, results[name])
+            print(flush=True)
+    if plot_dir is not None:
+        from booth.bench.plots import write_plots
+
+        measured = {k: v for k, v in results.items() if "failed" not in v and "skipped" not in v}
+        for path in write_plots(measured, plot_dir):
+            print(f"wrote {path}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(results if target == "all" else results[target]))
+    return 1 if failed else 0

@@ -114,7 +114,11 @@ class CallRun:
     summary_written: bool = False
 
 
-def _default_session_factory(config: Config, api_key: Secret) -> Callable[[], SessionLike]:
+def session_factory_for(
+    config: Config, api_key: Secret, route: Callable[[str], str] | None = None
+) -> Callable[[], SessionLike]:
+    """Sessions as the config asks; ``route`` rewrites the call's URL (tests: a fault proxy)."""
+
     def make() -> SessionLike:
         from booth.session import RoleplaySession
 
@@ -127,6 +131,7 @@ def _default_session_factory(config: Config, api_key: Secret) -> Callable[[], Se
             flow=config.service.flow,
             reconnect_cutoff=config.call.reconnect_cutoff,
             request_timeout=config.service.request_timeout,
+            route=route,
         )
         return session
 
@@ -168,7 +173,7 @@ class BoothApp:
         self.speaker = speaker
         self.pin_factory = pin_factory
         self.notifier = notifier or Notifier()
-        self.session_factory = session_factory or _default_session_factory(config, api_key)
+        self.session_factory = session_factory or session_factory_for(config, api_key)
         self.rest_factory = rest_factory or _default_rest_factory(config, api_key)
         self.score_policy = score_policy or ScorePolicy()
         self.tick_interval = tick_interval

@@ -18,11 +18,12 @@ from typing import Any
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from booth.config import Config, Secret, parse_config
-from booth.daemon.app import BoothApp, ScorePolicy
+from booth.daemon.app import BoothApp, ScorePolicy, session_factory_for
 from booth.daemon.notify import Notifier
 from booth.devserver import DevServer, Settings
 from booth.devserver.drills import Drill, parse_drill
 from booth.errors import BoothError, ErrorCode
+from booth.transport.faultproxy import TcpProxy
 
 API_KEY = "ath_live_daemon_test_key_000000001"
 FRAME = 640
@@ -164,6 +165,7 @@ class Booth:
         #: Reads the NOTIFY_SOCKET now, synchronously; returns what it read.
         self.read_notifications: Callable[[], list[str]] = list
         self.changed = asyncio.Event()
+        self.proxy: TcpProxy | None = None
         for name in ("state", "led", "status", "button", "score", "summary", "flush", "cue"):
             app.events.on(name, self._recorder(name))
 
@@ -262,9 +264,14 @@ async def running_booth(
     mic: FakeMic | None = None,
     speaker: FakeSpeaker | None = None,
     watchdog_usec: int | None = None,
+    through_proxy: bool = False,
     **sections: dict[str, Any],
 ) -> AsyncIterator[Booth]:
-    """Devserver + daemon + notify socket, all on this loop; stops the daemon on exit."""
+    """Devserver + daemon + notify socket, all on this loop; stops the daemon on exit.
+
+    ``through_proxy``: the call's WebSocket goes through a fault proxy (``booth.proxy``) that can
+    black-hole or reset the link like Wi-Fi does.
+    """
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(str(tmp_path / "notify"))
     notify.setblocking(False)
@@ -283,9 +290,15 @@ async def running_booth(
     await server.start()
     factory = MockFactory(pin_class=MockPWMPin)
     clock = OffsetClock()
+    config = booth_config(server, **sections)
+    proxy = await TcpProxy("127.0.0.1", server.port).start() if through_proxy else None
+    session_factory = (
+        None if proxy is None else session_factory_for(config, Secret(API_KEY), route=proxy.rewrite)
+    )
     app = BoothApp(
-        booth_config(server, **sections),
+        config,
         Secret(API_KEY),
+        session_factory=session_factory,
         mic=mic or FakeMic(),
         speaker=speaker or FakeSpeaker(),
         pin_factory=factory,
@@ -296,6 +309,7 @@ async def running_booth(
         clock=clock,
     )
     booth = Booth(app, server, factory, clock)
+    booth.proxy = proxy
     loop = asyncio.get_running_loop()
 
     def on_notify() -> list[str]:
@@ -320,6 +334,8 @@ async def running_booth(
             await asyncio.wait_for(task, 15)
         loop.remove_reader(notify.fileno())
         notify.close()
+        if proxy is not None:
+            await proxy.close()
         await server.close()
         factory.reset()
         for key, value in saved.items():

@@ -1,0 +1,347 @@
+"""`booth bench pipeline`: latency, underruns, CPU and memory of the whole booth, end to end.
+
+This process runs the voice service (the devserver) and a jitter proxy (±20 ms on the
+service-to-booth direction); the booth runs in a child process (booth.bench.pipeline_booth)
+with the real daemon, real PyAudio adapters on ALSA devices paced in real time, and
+MockFactory pins pressed like a finger. So the child's CPU and RSS are the booth's own.
+
+- ``mic_to_wire_ms``: a sample captured → its 20 ms frame handed to the WebSocket (the frame's
+  own 20 ms of filling is included: the first sample waits for the frame to fill).
+- ``wire_to_speaker_ms``: a persona chunk off the socket → its first sample handed to the
+  output device (includes the jitter buffer's prebuffer, audio.prebuffer_ms, 80 ms by default).
+- ``underruns``: playback underruns per call, with the jitter injected throughout.
+- ``press_to_mic_open_ms``: talk button pressed (pin edge) → the mic unmuted.
+- ``press_to_first_audio_ms``: idle button pressed → the persona's first sample handed to the
+  output device (REST session, WebSocket, greeting).
+- ``cpu_pct`` / ``rss_mb``: the booth process during the first call (``cpu_s`` long), ALSA
+  pacer threads taken out.
+- ``start_to_ready_s``: a real ``booth run`` process with a NOTIFY_SOCKET, exec to ``READY=1``.
+
+p50/p99 are per call; the table shows their median over calls and the spread (min–max).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+KEY = "ath_live_bench_pipeline_key_00000001"
+DRILL = "cold-call-skeptic"
+TARGETS: dict[str, tuple[str, float]] = {
+    "mic_to_wire_p99_ms": ("<=", 45.0),  # 25 ms beyond the 20 ms frame
+    "wire_to_speaker_p50_ms": ("<=", 80.0),
+    "underruns": ("<=", 0),
+    "cpu_pct": ("<=", 3.0),
+    "rss_mb": ("<=", 60.0),
+    "start_to_ready_s": ("<=", 1.5),
+    "press_to_mic_open_ms": ("<=", 30.0),
+}
+
+
+def spread(values: list[float | None] | list[float]) -> dict[str, Any]:
+    """Median and spread of repeated measurements (None when there are none)."""
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return {"median": None, "min": None, "max": None, "n": 0}
+    return {
+        "median": statistics.median(vals),
+        "min": min(vals),
+        "max": max(vals),
+        "n": len(vals),
+    }
+
+
+def percentiles_ms(samples: list[float]) -> dict[str, float | None]:
+    if not samples:
+        return {"p50": None, "p99": None}
+    arr = np.asarray(samples) * 1000
+    return {"p50": float(np.percentile(arr, 50)), "p99": float(np.percentile(arr, 99))}
+
+
+async def run_booth(plan: dict[str, Any], limit_s: float) -> dict[str, Any]:
+    """The booth child process; the plan (with the API key) goes in on stdin, not argv."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "booth.bench.pipeline_booth",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(json.dumps(plan).encode()), limit_s)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    if proc.returncode != 0:
+        raise RuntimeError(f"the booth under test failed: {err.decode()[-1500:]}")
+    lines = [line for line in out.decode().splitlines() if line.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"the booth under test printed no result: {err.decode()[-1500:]}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+async def start_to_ready(api_url: str, workdir: Path, repeats: int) -> list[float]:
+    """A real `booth run` process each time: exec → READY=1 on its NOTIFY_SOCKET."""
+    from booth.audio.virtual import alsa_file_devices
+
+    key_file = workdir / "api_key"
+    key_file.write_text(KEY + "\n")
+    key_file.chmod(0o600)
+    config = workdir / "booth.toml"
+    config.write_text(
+        f'[booth]\nid = "bench-ready"\n'
+        f'[service]\napi_url = "{api_url}"\ndrill_key = "{DRILL}"\n'
+        f'api_key_file = "{key_file}"\n'
+        f'[audio]\ninput_device = "boothmic"\noutput_device = "boothspk"\n'
+        f'[panel]\npin_factory = "mock"\n[logging]\ntarget = "stderr"\nlevel = "warning"\n'
+    )
+    times: list[float] = []
+    loop = asyncio.get_running_loop()
+    with alsa_file_devices(workdir / "alsa", bytes(3200), paced=True) as alsa:
+        for i in range(repeats):
+            path = workdir / f"notify-{i}"
+            notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            notify.bind(str(path))
+            notify.setblocking(False)
+            env = dict(os.environ, NOTIFY_SOCKET=str(path), **alsa.env)
+            for var in ("WATCHDOG_USEC", "WATCHDOG_PID"):
+                env.pop(var, None)
+            started = time.monotonic()
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "booth",
+                "run",
+                "--config",
+                str(config),
+                env=env,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            try:
+                async with asyncio.timeout(30):
+                    while True:
+                        message = (await loop.sock_recv(notify, 4096)).decode()
+                        if message.startswith("READY=1") or "\nREADY=1" in message:
+                            times.append(time.monotonic() - started)
+                            break
+                proc.send_signal(signal.SIGTERM)
+                await asyncio.wait_for(proc.communicate(), 15)
+            finally:
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
+                notify.close()
+    return times
+
+
+async def measure(
+    *,
+    call_s: float = 20.0,
+    calls: int = 3,
+    cpu_s: float = 60.0,
+    ready_repeats: int = 5,
+    jitter_ms: float = 20.0,
+    prebuffer_ms: int | None = None,
+) -> dict[str, Any]:
+    from booth.bench.jitterproxy import JitterProxy
+    from booth.devserver import DevServer, Settings
+
+    logging.getLogger("booth").setLevel(logging.ERROR)
+    async with (
+        DevServer(api_keys={KEY}, settings=Settings(scoring_delay=0.2), use_espeak=False) as server,
+        JitterProxy(server.port, base_ms=jitter_ms, jitter_ms=jitter_ms) as proxy,
+    ):
+        plan = {
+            "api_url": server.url,
+            "api_key": KEY,
+            "drill": DRILL,
+            "proxy_port": proxy.port,
+            "call_s": call_s,
+            "calls": calls,
+            "cpu_s": cpu_s,
+            "prebuffer_ms": prebuffer_ms,  # None: the booth's default
+        }
+        raw = await run_booth(plan, limit_s=cpu_s + (calls - 1) * call_s + 60.0 * calls + 60)
+        with tempfile.TemporaryDirectory(prefix="booth-bench-ready-") as tmp:
+            ready = await start_to_ready(server.url, Path(tmp), ready_repeats)
+    per_call = raw["calls"]
+    m2w = [percentiles_ms(c["mic_to_wire_s"]) for c in per_call]
+    w2s = [percentiles_ms(c["wire_to_speaker_s"]) for c in per_call]
+    mic_open = [1000 * v for c in per_call for v in c["press_to_mic_open_s"]]
+    first = [c["press_to_first_audio_s"] for c in per_call]
+    resources = per_call[0]
+    all_m2w = [1000 * v for c in per_call for v in c["mic_to_wire_s"]]
+    all_w2s = [1000 * v for c in per_call for v in c["wire_to_speaker_s"]]
+    result: dict[str, Any] = {
+        "mic_to_wire_ms": {
+            "p50": spread([p["p50"] for p in m2w]),
+            "p99": spread([p["p99"] for p in m2w]),
+            "frames": len(all_m2w),
+        },
+        "wire_to_speaker_ms": {
+            "p50": spread([p["p50"] for p in w2s]),
+            "p99": spread([p["p99"] for p in w2s]),
+            "chunks": len(all_w2s),
+        },
+        "underruns": spread([c["underruns"] for c in per_call]),
+        "press_to_mic_open_ms": {
+            **spread(mic_open),
+            "p99": float(np.percentile(mic_open, 99)) if mic_open else None,
+        },
+        "press_to_first_audio_ms": spread([1000 * v for v in first if v is not None]),
+        "cpu_pct": resources.get("cpu_pct"),
+        "pacer_cpu_pct": resources.get("pacer_cpu_pct"),
+        "threads_cpu_pct": resources.get("threads_cpu_pct"),
+        "rss_mb": resources.get("rss_mb_max"),
+        "rss_mb_median": resources.get("rss_mb_median"),
+        "idle_rss_mb": raw.get("idle_rss_mb"),
+        "resource_call_s": resources.get("seconds"),
+        "start_to_ready_s": spread(ready),
+        "settings": {
+            "calls": calls,
+            "call_s": call_s,
+            "cpu_s": cpu_s,
+            "ready_repeats": ready_repeats,
+            "jitter": f"service→booth delayed {jitter_ms:g} ± {jitter_ms:g} ms (uniform, in order)",
+            "devices": f"ALSA file PCMs paced in real time, {raw.get('device_rate')} Hz",
+            "prebuffer_ms": raw.get("prebuffer_ms"),
+        },
+        "samples": {"mic_to_wire_ms": all_m2w, "wire_to_speaker_ms": all_w2s},
+        "underrun_log": raw.get("underrun_log", []),
+        "targets": {k: list(v) for k, v in TARGETS.items()},
+    }
+    result["meets_targets"] = _meets_all(result)
+    return result
+
+
+def headline(result: dict[str, Any]) -> dict[str, float | None]:
+    """The single figure each target is judged on (worst case where there is spread)."""
+    return {
+        "mic_to_wire_p99_ms": result["mic_to_wire_ms"]["p99"]["max"],
+        "wire_to_speaker_p50_ms": result["wire_to_speaker_ms"]["p50"]["max"],
+        "underruns": result["underruns"]["max"],
+        "cpu_pct": result["cpu_pct"],
+        "rss_mb": result["rss_mb"],
+        "start_to_ready_s": result["start_to_ready_s"]["median"],
+        "press_to_mic_open_ms": result["press_to_mic_open_ms"]["max"],
+    }
+
+
+def _meets_all(result: dict[str, Any]) -> dict[str, bool | None]:
+    out: dict[str, bool | None] = {}
+    for name, value in headline(result).items():
+        op, target = TARGETS[name]
+        out[name] = None if value is None else (value <= target if op == "<=" else value >= target)
+    return out
+
+
+def _fmt(stats: dict[str, Any], digits: int = 1) -> str:
+    if stats.get("median") is None:
+        return "–"
+    med, lo, hi = stats["median"], stats["min"], stats["max"]
+    if stats.get("n", 0) <= 1 or lo == hi:
+        return f"{med:.{digits}f}"
+    return f"{med:.{digits}f} ({lo:.{digits}f}–{hi:.{digits}f})"
+
+
+def table_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(measure, value, target, verdict) rows, shared by the text table and the README."""
+    meets = result["meets_targets"]
+
+    def verdict(name: str) -> str:
+        ok = meets.get(name)
+        return "–" if ok is None else ("yes" if ok else "NO")
+
+    def num(v: float | None, digits: int = 1) -> str:
+        return "–" if v is None else f"{v:.{digits}f}"
+
+    return [
+        ("mic-to-wire p50 (ms)", _fmt(result["mic_to_wire_ms"]["p50"]), "", ""),
+        (
+            "mic-to-wire p99 (ms)",
+            _fmt(result["mic_to_wire_ms"]["p99"]),
+            "≤ 45 (20 + 25)",
+            verdict("mic_to_wire_p99_ms"),
+        ),
+        (
+            "wire-to-speaker p50 (ms)",
+            _fmt(result["wire_to_speaker_ms"]["p50"]),
+            "≤ 80",
+            verdict("wire_to_speaker_p50_ms"),
+        ),
+        ("wire-to-speaker p99 (ms)", _fmt(result["wire_to_speaker_ms"]["p99"]), "", ""),
+        (
+            "underruns per call, ±20 ms jitter",
+            _fmt(result["underruns"], 0),
+            "0",
+            verdict("underruns"),
+        ),
+        (
+            "press → mic open (ms)",
+            _fmt(result["press_to_mic_open_ms"], 2),
+            "≤ 30",
+            verdict("press_to_mic_open_ms"),
+        ),
+        ("press → first persona audio (ms)", _fmt(result["press_to_first_audio_ms"], 0), "", ""),
+        (
+            f"CPU, % of one core ({num(result['resource_call_s'], 0)} s call)",
+            num(result["cpu_pct"], 2),
+            "≤ 3",
+            verdict("cpu_pct"),
+        ),
+        ("RSS during the call, max (MB)", num(result["rss_mb"]), "≤ 60", verdict("rss_mb")),
+        (
+            "process start → READY=1 (s)",
+            _fmt(result["start_to_ready_s"], 2),
+            "≤ 1.5",
+            verdict("start_to_ready_s"),
+        ),
+    ]
+
+
+def render_table(result: dict[str, Any]) -> str:
+    rows = [("measure", "median (min–max)", "target", "met"), *table_rows(result)]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = ["booth bench pipeline"]
+    for row in rows:
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+    s = result["settings"]
+    lines.append(
+        f"{s['calls']} calls ({s['cpu_s']:g} s, then {s['call_s']:g} s each), {s['jitter']}; "
+        f"{s['devices']}; pacer threads' CPU {result['pacer_cpu_pct'] or 0:.2f} % taken out"
+    )
+    return "\n".join(lines)
+
+
+def run(
+    *,
+    as_json: bool,
+    call_s: float = 20.0,
+    calls: int = 3,
+    cpu_s: float = 60.0,
+    ready_repeats: int = 5,
+) -> int:
+    result = asyncio.run(
+        measure(call_s=call_s, calls=calls, cpu_s=cpu_s, ready_repeats=ready_repeats)
+    )
+    if as_json:
+        print(json.dumps(result))
+    else:
+        print(render_table(result))
+    return 0

@@ -1,0 +1,428 @@
+"""The booth under test for ``booth bench pipeline``: one process, its own figures.
+
+Run as ``python -m booth.bench.pipeline_booth`` with a JSON plan on stdin (service URL, API key,
+proxy port, call lengths); prints one JSON object of raw samples on stdout. The real
+``BoothApp`` runs with the real PyAudio adapters on paced ALSA ``file`` devices
+(booth.audio.virtual), MockFactory pins driven like a finger, and the WebSocket routed through
+the parent's jitter proxy. The service runs in the parent process, so CPU and RSS here are the
+booth's (the ALSA pacer threads, which stand in for the sound card, are measured and taken out).
+
+Timestamps (all ``time.monotonic``):
+- mic-to-wire: a frame's ``captured_at`` (its first sample reached the mic) to the moment its
+  bytes are handed to the WebSocket connection's ``send``.
+- wire-to-speaker: a persona chunk handed over by the protocol layer (just off the socket) to
+  the PortAudio callback that hands its first sample to the device.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import logging
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from booth.audio import playback as playback_mod
+from booth.audio.jitter import JitterBuffer
+from booth.config import Config, Secret, parse_config
+from booth.daemon.app import BoothApp, SessionLike
+from booth.daemon.audio_io import PyAudioMic, PyAudioSpeaker
+from booth.daemon.notify import Notifier
+
+DEVICE_RATE = 48000
+BUTTON = 17
+
+
+class Probe:
+    """Every timestamp the bench takes, in one place (loop thread and audio threads)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.captured: collections.OrderedDict[int, tuple[bytes, float]] = collections.OrderedDict()
+        self.received: collections.OrderedDict[int, tuple[bytes, float]] = collections.OrderedDict()
+        self.mic_to_wire: list[float] = []
+        self.wire_to_speaker: list[float] = []
+        self.current_rx: float | None = None  # set while a persona chunk is being queued
+        self.first_persona_at: float | None = None
+        self.first_persona = threading.Event()
+        self.unmuted_at: float | None = None
+        self.unmuted = asyncio.Event()
+        #: Each underrun: how much was queued, how long since a write and since a flush.
+        self.underrun_log: list[dict[str, float]] = []
+
+    @staticmethod
+    def remember(
+        table: collections.OrderedDict[int, tuple[bytes, float]], data: bytes, at: float
+    ) -> None:
+        # Keep the bytes alive so their id() is not reused while the entry exists.
+        table[id(data)] = (data, at)
+        while len(table) > 500:
+            table.popitem(last=False)
+
+    @staticmethod
+    def take(table: collections.OrderedDict[int, tuple[bytes, float]], data: bytes) -> float | None:
+        entry = table.pop(id(data), None)
+        return entry[1] if entry is not None and entry[0] is data else None
+
+
+PROBE = Probe()
+
+
+class TimedJitter(JitterBuffer):
+    """The playback jitter buffer, noting when each persona chunk's first sample is read."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._written = 0  # samples ever queued
+        self._played = 0  # samples ever read out or dropped
+        self._marks: collections.deque[tuple[int, float]] = collections.deque()
+        self._last_write = self._last_flush = self._last_read = 0.0
+
+    def write(self, pcm: bytes | bytearray | memoryview) -> int:
+        start = self._written
+        self._last_write = time.monotonic()
+        dropped = super().write(pcm)
+        self._written += len(pcm) // self._bpf
+        self._played += dropped
+        rx = PROBE.current_rx
+        if rx is not None:
+            PROBE.current_rx = None  # one mark per persona chunk: its first sample
+            self._marks.append((start, rx))
+        return dropped
+
+    def read(self, samples: int) -> bytes:
+        before = self.stats.played_samples
+        under = self.stats.underruns
+        buffered = self.buffered
+        out = super().read(samples)
+        if self.stats.underruns != under:
+            now = time.monotonic()
+            PROBE.underrun_log.append(
+                {
+                    "at": now,
+                    "buffered_ms": 1000 * buffered / self.rate,
+                    "since_write_ms": 1000 * (now - self._last_write),
+                    "since_flush_ms": 1000 * (now - self._last_flush),
+                }
+            )
+        self._last_read = time.monotonic()
+        self._played += self.stats.played_samples - before
+        if self._marks and self._marks[0][0] < self._played:
+            now = time.monotonic()
+            while self._marks and self._marks[0][0] < self._played:
+                _, rx = self._marks.popleft()
+                with PROBE.lock:
+                    PROBE.wire_to_speaker.append(now - rx)
+                    if PROBE.first_persona_at is None:
+                        PROBE.first_persona_at = now
+                        PROBE.first_persona.set()
+        return out
+
+    def flush(self) -> int:
+        dropped = super().flush()
+        self._last_flush = time.monotonic()
+        self._played = self._written
+        self._marks.clear()
+        return dropped
+
+
+class TimedMic(PyAudioMic):
+    async def read(self) -> bytes:
+        frame = await self.capture.get()
+        Probe.remember(PROBE.captured, frame.pcm, frame.captured_at)
+        return frame.pcm
+
+
+class TimedSpeaker(PyAudioSpeaker):
+    def write(self, pcm: bytes) -> None:
+        PROBE.current_rx = Probe.take(PROBE.received, pcm)
+        try:
+            super().write(pcm)
+        finally:
+            PROBE.current_rx = None
+
+
+def _instrument_wire() -> None:
+    """Stamp mic frames as the link hands them to the WebSocket connection."""
+    from booth.transport import link
+
+    original = link._StampedConnection.send
+
+    async def send(self: Any, message: Any, *args: Any, **kwargs: Any) -> None:
+        if isinstance(message, bytes):
+            captured = Probe.take(PROBE.captured, message)
+            if captured is not None:
+                PROBE.mic_to_wire.append(time.monotonic() - captured)
+        await original(self, message, *args, **kwargs)
+
+    link._StampedConnection.send = send  # type: ignore[method-assign]
+
+
+def _session_factory(config: Config, key: Secret, proxy_port: int) -> Any:
+    from booth.session import RoleplaySession
+
+    def route(url: str) -> str:
+        from urllib.parse import urlsplit, urlunsplit
+
+        return urlunsplit(urlsplit(url)._replace(netloc=f"127.0.0.1:{proxy_port}"))
+
+    def make() -> SessionLike:
+        session = RoleplaySession(
+            config.service.api_url,
+            key,
+            config.service.drill_key,
+            booth_id=config.booth.id,
+            request_timeout=config.service.request_timeout,
+            route=route,
+        )
+        push = session._push_persona_audio
+        unmute = session.unmute
+
+        def timed_push(pcm: bytes) -> None:
+            Probe.remember(PROBE.received, pcm, time.monotonic())
+            push(pcm)
+
+        def timed_unmute() -> None:
+            PROBE.unmuted_at = time.monotonic()
+            PROBE.unmuted.set()
+            unmute()
+
+        session._push_persona_audio = timed_push  # type: ignore[method-assign]
+        session.unmute = timed_unmute  # type: ignore[method-assign]
+        return session
+
+    return make
+
+
+def speech_like(seconds: float, rate: int = DEVICE_RATE) -> np.ndarray:
+    """A voice-ish tone in syllable bursts: the devserver hears speech, then pauses."""
+    t = np.arange(int(seconds * rate)) / rate
+    voice = np.sin(2 * np.pi * 220 * t) + 0.5 * np.sin(2 * np.pi * 660 * t)
+    syllables = (np.sin(2 * np.pi * 3 * t) > -0.3).astype(float)
+    pcm: np.ndarray = (voice * syllables * 6000).astype(np.int16)
+    return pcm
+
+
+def _rss_kb() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _cpu_s(tids: list[int] | None = None) -> float:
+    """CPU seconds of the process, or of the given threads only."""
+    if tids is None:
+        t = os.times()
+        return t.user + t.system
+    total = 0
+    for tid in tids:
+        try:
+            fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _threads_cpu() -> dict[str, float]:
+    """CPU seconds per thread (``name/tid``): where the booth's CPU goes."""
+    out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    # Python threads by their name; the rest are native (PortAudio's callback threads).
+    names = {t.native_id: t.name for t in threading.enumerate() if t.native_id is not None}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue
+        name = names.get(int(task.name), "native")
+        fields = stat.rsplit(")", 1)[1].split()
+        out[f"{name}/{task.name}"] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def _pacer_tids() -> list[int]:
+    return [
+        t.native_id
+        for t in threading.enumerate()
+        if t.name.startswith("alsa-") and t.native_id is not None
+    ]
+
+
+class Driver:
+    """The rep: presses the MockFactory button and watches the daemon's state."""
+
+    def __init__(self, app: BoothApp, factory: Any) -> None:
+        self.app = app
+        self.pin = factory.pin(BUTTON)
+        self.changed = asyncio.Event()
+        app.events.on("state", lambda _p: self.changed.set())
+
+    def press(self) -> float:
+        at = time.monotonic()
+        self.pin.drive_low()
+        return at
+
+    def release(self) -> None:
+        self.pin.drive_high()
+
+    async def wait_state(self, *states: str, within: float = 20.0) -> None:
+        async with asyncio.timeout(within):
+            while str(self.app.machine.state) not in states:
+                self.changed.clear()
+                await self.changed.wait()
+
+
+async def one_call(
+    app: BoothApp, driver: Driver, seconds: float, measure_resources: bool
+) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    PROBE.first_persona.clear()
+    PROBE.first_persona_at = None
+    m2w_start, w2s_start = len(PROBE.mic_to_wire), len(PROBE.wire_to_speaker)
+    pressed = driver.press()
+    await asyncio.sleep(0.1)  # a tap, as a finger does it
+    driver.release()
+    got = await loop.run_in_executor(None, PROBE.first_persona.wait, 30.0)
+    first_audio = (PROBE.first_persona_at - pressed) if got and PROBE.first_persona_at else None
+    await driver.wait_state("listening", "talking")
+    start_wall = time.monotonic()
+    start_cpu, start_pacers = _cpu_s(), _cpu_s(_pacer_tids())
+    start_threads = _threads_cpu()
+    rss: list[int] = []
+    mic_open: list[float] = []
+
+    async def sample_rss() -> None:
+        while True:
+            rss.append(_rss_kb())
+            await asyncio.sleep(1.0)  # the sampling period
+
+    sampler = asyncio.create_task(sample_rss()) if measure_resources else None
+    # The rep's rhythm: let the persona talk, press and speak 2 s, release, repeat.
+    while time.monotonic() - start_wall < seconds:
+        await asyncio.sleep(min(1.5, max(0.0, seconds - (time.monotonic() - start_wall))))
+        PROBE.unmuted.clear()
+        at = driver.press()
+        try:
+            async with asyncio.timeout(5.0):
+                await PROBE.unmuted.wait()
+            assert PROBE.unmuted_at is not None
+            mic_open.append(PROBE.unmuted_at - at)
+        except TimeoutError:
+            pass
+        await asyncio.sleep(min(2.0, seconds / 4))  # the rep speaking
+        driver.release()
+        await asyncio.sleep(min(2.5, seconds / 4))  # the persona's answer
+    wall = time.monotonic() - start_wall
+    cpu = _cpu_s() - start_cpu
+    pacers = _cpu_s(_pacer_tids()) - start_pacers
+    threads = {
+        name: 100.0 * (t - start_threads.get(name, 0.0)) / wall
+        for name, t in _threads_cpu().items()
+    }
+    if sampler is not None:
+        sampler.cancel()
+    underruns = app.speaker.underruns  # this call's: the speaker opens a fresh buffer per call
+    # End: a double press, with a finger's timing (each edge outside the 20 ms debounce).
+    for _ in range(2):
+        driver.press()
+        await asyncio.sleep(0.08)
+        driver.release()
+        await asyncio.sleep(0.08)
+    # Scoring: a press from here starts the next call, as a rep queueing up would.
+    await driver.wait_state("scoring", "idle", "error")
+    await asyncio.sleep(0.6)  # the next rep steps up: no double press with the last one
+    result: dict[str, Any] = {
+        "seconds": round(wall, 2),
+        "press_to_first_audio_s": first_audio,
+        "press_to_mic_open_s": mic_open,
+        "mic_to_wire_s": PROBE.mic_to_wire[m2w_start:],
+        "wire_to_speaker_s": PROBE.wire_to_speaker[w2s_start:],
+        "underruns": underruns,
+    }
+    if measure_resources:
+        result["cpu_pct"] = 100.0 * (cpu - pacers) / wall
+        result["pacer_cpu_pct"] = 100.0 * pacers / wall
+        result["threads_cpu_pct"] = {k: round(v, 2) for k, v in threads.items() if v >= 0.05}
+        result["rss_mb_max"] = max(rss) / 1024 if rss else None
+        result["rss_mb_median"] = float(np.median(rss)) / 1024 if rss else None
+    return result
+
+
+async def main(plan: dict[str, Any]) -> dict[str, Any]:
+    from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+    from booth.audio.virtual import alsa_file_devices
+
+    playback_mod.JitterBuffer = TimedJitter  # type: ignore[attr-defined]
+    _instrument_wire()
+    key = Secret(plan["api_key"])
+    config = parse_config(
+        {
+            "booth": {"id": "bench-booth"},
+            "service": {"api_url": plan["api_url"], "drill_key": plan["drill"]},
+            "panel": {"pin_factory": "mock"},
+            # The paced devices run at DEVICE_RATE (a USB mic and speaker's usual 48 kHz).
+            "audio": {
+                "input_device": "boothmic",
+                "output_device": "boothspk",
+                "input_rate": DEVICE_RATE,
+                "output_rate": DEVICE_RATE,
+                **({"prebuffer_ms": plan["prebuffer_ms"]} if plan.get("prebuffer_ms") else {}),
+            },
+            "call": {"score_wait": 10.0, "score_display": 1.0, "idle_timeout": 600.0},
+        }
+    )
+    durations = [plan["cpu_s"]] + [plan["call_s"]] * (plan["calls"] - 1)
+    with (
+        tempfile.TemporaryDirectory(prefix="booth-bench-") as tmp,
+        alsa_file_devices(
+            Path(tmp), speech_like(2.0), rate=DEVICE_RATE, paced=True, loop_capture=True
+        ) as alsa,
+    ):
+        factory = MockFactory(pin_class=MockPWMPin)
+        app = BoothApp(
+            config,
+            key,
+            mic=TimedMic(config.audio),
+            speaker=TimedSpeaker(config.audio),
+            pin_factory=factory,
+            notifier=Notifier(),
+            session_factory=_session_factory(config, key, plan["proxy_port"]),
+        )
+        driver = Driver(app, factory)
+        task = asyncio.create_task(app.run_forever())
+        calls = []
+        try:
+            await asyncio.wait_for(app.ready.wait(), 20)
+            idle_rss = _rss_kb() / 1024
+            for i, seconds in enumerate(durations):
+                calls.append(await one_call(app, driver, seconds, measure_resources=i == 0))
+        finally:
+            app.request_stop()
+            await asyncio.wait_for(task, 20)
+            factory.reset()
+        alsa.finish()
+    return {
+        "calls": calls,
+        "idle_rss_mb": idle_rss,
+        "device_rate": DEVICE_RATE,
+        "prebuffer_ms": config.audio.prebuffer_ms,
+        "underrun_log": PROBE.underrun_log,
+    }
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    logging.getLogger("booth").setLevel(logging.WARNING)
+    result = asyncio.run(main(json.loads(sys.stdin.read())))
+    print(json.dumps(result))

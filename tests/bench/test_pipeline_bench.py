@@ -1,0 +1,50 @@
+"""`booth bench pipeline` runs end to end (short calls) and reports every figure it promises.
+
+No timing assertions: the figures are measured by the bench, not judged by tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from booth.bench import pipeline
+from booth.bench.plots import PlotsUnavailable, check_available, plot_latency
+
+KEYS = (
+    "mic_to_wire_ms",
+    "wire_to_speaker_ms",
+    "underruns",
+    "press_to_mic_open_ms",
+    "press_to_first_audio_ms",
+    "cpu_pct",
+    "rss_mb",
+    "start_to_ready_s",
+    "meets_targets",
+)
+
+
+@pytest.mark.slow
+def test_pipeline_bench_runs_end_to_end_and_prints_its_keys(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code = pipeline.run(as_json=True, call_s=1.0, calls=2, cpu_s=1.0, ready_repeats=1)
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    for key in KEYS:
+        assert key in result, key
+    # Frames really went mic -> wire and persona audio really reached the speaker device.
+    assert result["mic_to_wire_ms"]["frames"] > 0
+    assert result["wire_to_speaker_ms"]["chunks"] > 0
+    assert result["press_to_mic_open_ms"]["n"] >= 2
+    assert result["start_to_ready_s"]["n"] == 1
+    assert result["rss_mb"] > 0
+    table = pipeline.render_table(result)
+    assert "mic-to-wire p99" in table and "READY=1" in table
+    try:
+        check_available()
+    except PlotsUnavailable:
+        return
+    png = plot_latency(result, tmp_path)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
