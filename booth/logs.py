@@ -51,6 +51,12 @@ def register_secret(value: str) -> None:
             _secrets.add(value)
 
 
+def registered_secrets() -> frozenset[str]:
+    """Every secret registered so far: what an audit of logs and journal must never find."""
+    with _lock:
+        return frozenset(_secrets)
+
+
 def scrub(text: str) -> str:
     with _lock:
         secrets = sorted(_secrets, key=len, reverse=True)

@@ -226,6 +226,15 @@ class RoleplaySession:
             url = self._route(url)
         return await Link.open(url, self.link_settings)
 
+    def resume_point(self) -> tuple[str, str] | None:
+        """(WebSocket URL, resume token) while the call can be resumed: what a restarted
+        process needs to end this call should this one die."""
+        token = self.protocol.resume_token
+        if self._ticket is None or not token or self.state == "ended":
+            return None
+        url = self._ticket.connection_url
+        return (self._route(url) if self._route is not None else url, token)
+
     def _fail(self, code: str, message: str) -> None:
         self.state = "ended"
         self._emit("error", {"code": str(code), "message": message})

@@ -66,9 +66,19 @@ class AlsaFileDevices:
         Close the streams first: the drain thread reads until the playback pipe's EOF."""
         self._stop.set()
         fds, self._fds = self._fds, []
-        for fd in fds:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        # These fd numbers are named in the asoundrc: a PCM that is still open (a stream closed
+        # late, on another thread) keeps using the *number*. Closing it would let the number be
+        # reused by an unrelated file (a WAV being written, the CA bundle being read) and ALSA
+        # would read from or write into that file. Point the numbers at /dev/null instead:
+        # late I/O is harmless, the drain still sees EOF, and the two descriptors per device
+        # set stay reserved for the life of the process.
+        null = os.open(os.devnull, os.O_RDWR)
+        try:
+            for fd in fds:
+                with contextlib.suppress(OSError):
+                    os.dup2(null, fd)
+        finally:
+            os.close(null)
         for thread in self._threads:
             thread.join(timeout=10)
 

@@ -19,10 +19,12 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from booth.config import Config, Secret
 from booth.daemon import machine as m
+from booth.daemon import orphans
 from booth.daemon.audio_io import Microphone, Speaker
 from booth.daemon.cues import cue_pcm
 from booth.daemon.notify import Notifier, WatchdogPinger, watchdog_interval
@@ -167,8 +169,11 @@ class BoothApp:
         probe_interval: float = 2.0,
         end_timeout: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        state_dir: Path | None = None,
     ) -> None:
         self.config = config
+        #: Where the live call is kept so a restarted daemon can end it (orphans.py).
+        self.state_dir = state_dir
         self.mic = mic
         self.speaker = speaker
         self.pin_factory = pin_factory
@@ -217,6 +222,8 @@ class BoothApp:
         set_context(BOOTH_STATE=str(self.machine.state))
         self._apply(self.machine.start(self.clock()))
         await self._check_devices_at_start()
+        if self.state_dir is not None:
+            await orphans.end_orphan(self.state_dir, window=self.config.call.reconnect_cutoff)
         background = [
             self._spawn(self._ticker(), "ticker"),
             self._spawn(self._device_prober(), "device-prober"),
@@ -479,6 +486,7 @@ class BoothApp:
             SESSION_ID=run.session_id,
             DRILL_KEY=run.drill,
         )
+        self._keep_live_call(run)
         run.pumps = [
             self._spawn(self._mic_pump(run, session), f"mic-{run.number}"),
             self._spawn(self._persona_pump(session), f"persona-{run.number}"),
@@ -507,6 +515,7 @@ class BoothApp:
                 event = m.CallReconnecting()
             elif name == "reconnected":
                 event = m.CallReconnected()
+                self._keep_live_call(run)  # a resume hands out a new resume token
             elif name == "error":
                 code = str(payload.get("code") or ErrorCode.INTERNAL_ERROR)
                 message = str(payload.get("message") or "")
@@ -539,7 +548,21 @@ class BoothApp:
         if run is self.run:
             self.feed(event)
 
+    def _keep_live_call(self, run: CallRun) -> None:
+        resume_point = getattr(run.session, "resume_point", None)
+        point = resume_point() if resume_point is not None else None
+        if self.state_dir is None or point is None or run is not self.run:
+            return
+        try:
+            orphans.save(
+                self.state_dir, orphans.LiveCall(run.call_id, point[0], point[1], time.time())
+            )
+        except OSError as exc:
+            log_event(log, logging.WARNING, f"cannot keep the live call: {exc}", EVENT="state")
+
     def _after_ended(self, run: CallRun) -> None:
+        if self.state_dir is not None and run is self.run:
+            orphans.clear(self.state_dir)
         for pump in run.pumps:
             pump.cancel()
         self._spawn(self._release_devices(run), f"release-{run.number}")

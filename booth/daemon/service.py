@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Callable
+from pathlib import Path
 
 from booth.config import Config, Secret
 from booth.daemon.app import BoothApp
@@ -33,11 +35,14 @@ def install_signal_handlers(
 async def serve(config: Config, api_key: Secret) -> int:
     from booth.daemon.audio_io import PyAudioMic, PyAudioSpeaker
 
+    # systemd's RuntimeDirectory= (kept across restarts): where a live call is remembered.
+    runtime_dir = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
     app = BoothApp(
         config,
         api_key,
         mic=PyAudioMic(config.audio),
         speaker=PyAudioSpeaker(config.audio),
+        state_dir=Path(runtime_dir) if runtime_dir else None,
     )
     remove = install_signal_handlers(asyncio.get_running_loop(), app.request_stop)
     try:

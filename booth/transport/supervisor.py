@@ -44,7 +44,7 @@ class ReconnectPolicy:
     first_delay: float = 0.1
     base: float = 0.25
     factor: float = 2.0
-    cap: float = 1.5
+    cap: float = 0.8  # with equal jitter: a returning link is retried within 0.8 s
     resume_timeout: float = 3.0  # the winner's wait for `resumed`
 
     def delays(self, rng: random.Random) -> list[float]:

@@ -10,7 +10,6 @@ import pytest
 
 from booth.bench import audio as bench_audio
 from booth.cli import main
-from booth.errors import EX_UNAVAILABLE
 from tests.support.alsa import alsa_file_devices
 
 
@@ -48,8 +47,3 @@ def test_bench_audio_report_has_the_figures() -> None:
     assert result["snr_vs_soxr_db"] >= 60
     assert result["naive_alias_rejection_db"] < 3
     assert "framer" in bench_audio.render_table(result)
-
-
-def test_bench_targets_not_built_yet_say_so(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["bench", "reliability"]) == EX_UNAVAILABLE
-    assert "not available yet" in capsys.readouterr().err

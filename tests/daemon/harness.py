@@ -245,9 +245,13 @@ class Booth:
 
 
 def booth_config(server: DevServer, **sections: dict[str, Any]) -> Config:
+    return booth_config_for_url(server.url, **sections)
+
+
+def booth_config_for_url(api_url: str, **sections: dict[str, Any]) -> Config:
     data: dict[str, Any] = {
         "booth": {"id": "booth-test"},
-        "service": {"api_url": server.url, "drill_key": "quick", "request_timeout": 5.0},
+        "service": {"api_url": api_url, "drill_key": "quick", "request_timeout": 5.0},
         "panel": {"pin_factory": "mock", "double_press_ms": 400},
         "call": {"score_wait": 10.0, "score_display": 5.0},
     }

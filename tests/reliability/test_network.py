@@ -17,8 +17,10 @@ import pytest
 
 from booth.devserver import DevServer
 from booth.devserver.calls import CallStatus
+from booth.session import RoleplaySession
 from tests.daemon.harness import Booth, running_booth
 from tests.reliability.conftest import FULL, Record
+from tests.transport.test_tls import untrusted_https  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.reliability
 
@@ -98,7 +100,7 @@ async def _past_cutoff(tmp_path: Path, figure: Record, seconds: float, cutoff: f
         assert b.proxy is not None
         call_id = await start_call(b)
         session = b.app.run.session if b.app.run else None
-        assert session is not None
+        assert isinstance(session, RoleplaySession)
         await audio_arrives(b, call_id)
         b.proxy.blackhole()
         await b.until(lambda: session.first("error") is not None, seconds + 5, "NETWORK_LOST")
@@ -195,3 +197,18 @@ async def test_slow_service_still_connects(tmp_path: Path, figure: Record) -> No
         figure("press_to_call_s", time.monotonic() - started)
         with contextlib.suppress(Exception):
             b.server.faults.clear()
+
+
+async def test_untrusted_tls_certificate_is_a_clear_error(
+    tmp_path: Path,
+    untrusted_https: int,  # noqa: F811 (the fixture, imported from tests/transport)
+) -> None:
+    """A service (or a man in the middle) on loopback with a self-signed certificate: the call
+    does not start, the error says why, and nothing falls back to an unverified connection."""
+    url = f"https://127.0.0.1:{untrusted_https}"
+    async with running_booth(tmp_path, service={"api_url": url}) as b:
+        await b.tap()
+        await b.wait_state("error", within=30)
+        assert b.app.machine.error_code == "TLS_VERIFY_FAILED"
+        assert b.led == "error"
+        assert b.app.run is None or not b.app.run.call_id

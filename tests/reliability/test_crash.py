@@ -1,0 +1,95 @@
+"""SIGKILL mid-call, then a restart as systemd would: the new process ends the orphaned call."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from booth.devserver import DevServer
+from booth.devserver.calls import CallStatus
+from tests.daemon.harness import API_KEY, quick_drill, server_settings
+
+pytestmark = pytest.mark.reliability
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+async def test_sigkill_mid_call_then_restart_ends_the_orphaned_call(tmp_path: Path) -> None:
+    state_dir = tmp_path / "run"
+    async with DevServer(
+        api_keys={API_KEY},
+        settings=server_settings(resume_window=30.0),
+        drills={"quick": quick_drill()},
+        use_espeak=False,
+    ) as server:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.reliability.crash_child",
+            server.url,
+            str(state_dir),
+            cwd=REPO,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        assert child.stdin is not None and child.stdout is not None
+        child.stdin.write(API_KEY.encode() + b"\n")
+        await child.stdin.drain()
+        line = await asyncio.wait_for(child.stdout.readline(), 30)
+        call_id = line.decode().split()[1]
+        assert (state_dir / "call.json").stat().st_mode & 0o777 == 0o600
+        assert API_KEY not in (state_dir / "call.json").read_text()
+        child.send_signal(signal.SIGKILL)
+        await child.wait()
+        call = server.calls[call_id]
+        await server.wait_until(lambda: call.status is CallStatus.SUSPENDED, 10, "the drop")
+
+        # systemd restarts the service with the same RuntimeDirectory.
+        key_file = tmp_path / "api_key"
+        key_file.write_text(API_KEY + "\n")
+        key_file.chmod(0o600)
+        config = tmp_path / "booth.toml"
+        config.write_text(
+            f'[service]\napi_url = "{server.url}"\ndrill_key = "quick"\n'
+            f'api_key_file = "{key_file}"\n[panel]\npin_factory = "mock"\n'
+            '[logging]\ntarget = "stderr"\n'
+        )
+        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        notify.bind(str(tmp_path / "notify"))
+        notify.setblocking(False)
+        env = dict(
+            os.environ, NOTIFY_SOCKET=str(tmp_path / "notify"), RUNTIME_DIRECTORY=str(state_dir)
+        )
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "booth",
+            "run",
+            "--config",
+            str(config),
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            loop = asyncio.get_running_loop()
+            async with asyncio.timeout(30):
+                while b"READY=1" not in await loop.sock_recv(notify, 4096):
+                    pass
+            # Ended by the new process, not by the service's resume window running out.
+            await server.wait_call(call_id, CallStatus.SCORING, within=10)
+            assert call.end_reason == "client_requested"
+            assert not (state_dir / "call.json").exists()
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, err = await asyncio.wait_for(proc.communicate(), 20)
+            notify.close()
+        assert "left open by the previous run: ended" in err.decode()
+        assert API_KEY not in err.decode()
