@@ -223,7 +223,7 @@ class BoothApp:
         self._apply(self.machine.start(self.clock()))
         await self._check_devices_at_start()
         if self.state_dir is not None:
-            await orphans.end_orphan(self.state_dir, window=self.config.call.reconnect_cutoff)
+            await orphans.end_orphan(self.state_dir)
         background = [
             self._spawn(self._ticker(), "ticker"),
             self._spawn(self._device_prober(), "device-prober"),

@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -79,22 +78,26 @@ def load(directory: Path) -> LiveCall | None:
 async def end_orphan(
     directory: Path,
     *,
-    window: float = 30.0,
     answer_within: float = 5.0,
     settings: LinkSettings | None = None,
 ) -> str | None:
     """End the call a previous process left open. Returns how it went, or None if there was none.
 
     "ended": resumed and ended by us; "gone": the service had already ended it (or refused the
-    resume); "expired": older than the resume window, the service has ended it itself;
-    "unreachable": the service could not be reached (the service ends it after its window).
+    resume); "unreachable": the service could not be reached in ``answer_within`` seconds (the
+    service ends it after its own resume window).
+
+    Always tried, whatever the file's age: ``saved_at`` is when the resume token was issued, which
+    can be long before the crash (a call minutes old), and a stale token costs one refused resume.
     """
     call = load(directory)
     if call is None:
         return None
-    outcome = "expired"
-    if time.time() - call.saved_at <= window:
-        outcome = await _resume_and_end(call, answer_within, settings)
+    try:
+        async with asyncio.timeout(answer_within):
+            outcome = await _resume_and_end(call, answer_within, settings)
+    except TimeoutError:
+        outcome = "unreachable"
     clear(directory)
     log_event(
         log,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from booth.devserver.calls import CallStatus
 from booth.session import RoleplaySession
 from tests.daemon.harness import Booth, running_booth
 from tests.reliability.conftest import FULL, Record
-from tests.transport.test_tls import untrusted_https  # noqa: F401 (a fixture)
+from tests.support.tls import untrusted_https_server
 
 pytestmark = pytest.mark.reliability
 
@@ -199,14 +200,14 @@ async def test_slow_service_still_connects(tmp_path: Path, figure: Record) -> No
             b.server.faults.clear()
 
 
-async def test_untrusted_tls_certificate_is_a_clear_error(
-    tmp_path: Path,
-    untrusted_https: int,  # noqa: F811 (the fixture, imported from tests/transport)
-) -> None:
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+async def test_untrusted_tls_certificate_is_a_clear_error(tmp_path: Path) -> None:
     """A service (or a man in the middle) on loopback with a self-signed certificate: the call
     does not start, the error says why, and nothing falls back to an unverified connection."""
-    url = f"https://127.0.0.1:{untrusted_https}"
-    async with running_booth(tmp_path, service={"api_url": url}) as b:
+    async with (
+        untrusted_https_server(tmp_path) as port,
+        running_booth(tmp_path, service={"api_url": f"https://127.0.0.1:{port}"}) as b,
+    ):
         await b.tap()
         await b.wait_state("error", within=30)
         assert b.app.machine.error_code == "TLS_VERIFY_FAILED"
