@@ -1,1 +1,20 @@
 """`booth bench` targets: one module per target with ``run(*, as_json: bool) -> int``."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+
+
+@contextlib.contextmanager
+def quiet_booth_logs(level: int = logging.ERROR) -> Iterator[None]:
+    """Keep the booth's own log out of a bench's output, and put it back afterwards (benches
+    also run inside other programs, the test suite among them)."""
+    logger = logging.getLogger("booth")
+    saved = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(saved)

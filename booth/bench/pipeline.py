@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import signal
 import socket
@@ -36,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from booth.bench import quiet_booth_logs
 
 KEY = "ath_live_bench_pipeline_key_00000001"
 DRILL = "cold-call-skeptic"
@@ -159,10 +160,29 @@ async def measure(
     jitter_ms: float = 20.0,
     prebuffer_ms: int | None = None,
 ) -> dict[str, Any]:
+    with quiet_booth_logs():
+        return await _measure(
+            call_s=call_s,
+            calls=calls,
+            cpu_s=cpu_s,
+            ready_repeats=ready_repeats,
+            jitter_ms=jitter_ms,
+            prebuffer_ms=prebuffer_ms,
+        )
+
+
+async def _measure(
+    *,
+    call_s: float,
+    calls: int,
+    cpu_s: float,
+    ready_repeats: int,
+    jitter_ms: float,
+    prebuffer_ms: int | None,
+) -> dict[str, Any]:
     from booth.bench.jitterproxy import JitterProxy
     from booth.devserver import DevServer, Settings
 
-    logging.getLogger("booth").setLevel(logging.ERROR)
     async with (
         DevServer(api_keys={KEY}, settings=Settings(scoring_delay=0.2), use_espeak=False) as server,
         JitterProxy(server.port, base_ms=jitter_ms, jitter_ms=jitter_ms) as proxy,

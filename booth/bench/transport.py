@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import random
 import statistics
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from booth.bench import quiet_booth_logs
 from booth.protocol.client import ClientProtocol
 from booth.protocol.messages import Connected, Resumed, ServerError, SessionEnded
 from booth.session import RoleplaySession
@@ -132,10 +132,16 @@ async def defaults_once(api_url: str, proxy: TcpProxy) -> Sample:
 async def measure(repeats: int = 5, baseline_repeats: int = 3) -> dict[str, Any]:
     from booth.devserver import DevServer, Settings
 
-    logging.getLogger("booth").setLevel(logging.ERROR)
-    async with DevServer(
-        api_keys={KEY}, settings=Settings(scoring_delay=0.1), use_espeak=False
-    ) as server:
+    with quiet_booth_logs():
+        return await _measure(
+            DevServer(api_keys={KEY}, settings=Settings(scoring_delay=0.1), use_espeak=False),
+            repeats,
+            baseline_repeats,
+        )
+
+
+async def _measure(devserver: Any, repeats: int, baseline_repeats: int) -> dict[str, Any]:
+    async with devserver as server:
 
         async def with_proxy(fn: Any) -> Sample:
             async with TcpProxy("127.0.0.1", server.port) as proxy:

@@ -5,6 +5,7 @@ No timing assertions: the figures are measured by the bench, not judged by tests
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -29,8 +30,10 @@ KEYS = (
 def test_pipeline_bench_runs_end_to_end_and_prints_its_keys(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    level = logging.getLogger("booth").level
     code = pipeline.run(as_json=True, call_s=1.0, calls=2, cpu_s=1.0, ready_repeats=1)
     assert code == 0
+    assert logging.getLogger("booth").level == level  # quieted for the run only
     result = json.loads(capsys.readouterr().out)
     for key in KEYS:
         assert key in result, key
