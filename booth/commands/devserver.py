@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import secrets
 import sys
 from pathlib import Path
 
 from booth.errors import EX_CONFIG, EX_UNAVAILABLE
+from booth.transport.urlpolicy import is_loopback_host
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -75,15 +75,6 @@ def generated_key(path: Path) -> str:
     return key
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def run(args: argparse.Namespace) -> int:
     try:
         from booth.devserver import DevServer
@@ -108,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         keys = [generated_key(key_path)]
         # The path only, never the key.
         print(f"booth devserver: API key in {key_path}", file=sys.stderr)
-    if not _is_loopback(args.host):
+    if not is_loopback_host(args.host):
         print(
             f"booth devserver: WARNING: listening on {args.host}, not loopback; anyone who can "
             "reach this address and has the key can start calls",

@@ -104,6 +104,6 @@ def test_api_key_file_and_bad_drills(tmp_path: Path) -> None:
 )
 def test_loopback_detection(host: str, loopback: bool) -> None:
     # Only the decision is tested: the suite never binds a non-loopback address.
-    from booth.commands.devserver import _is_loopback
+    from booth.transport.urlpolicy import is_loopback_host
 
-    assert _is_loopback(host) is loopback
+    assert is_loopback_host(host) is loopback
