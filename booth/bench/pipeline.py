@@ -24,9 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import socket
 import statistics
 import sys
 import tempfile
@@ -37,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from booth.bench import quiet_booth_logs
+from booth.daemon.supervised import booth_process
 
 KEY = "ath_live_bench_pipeline_key_00000001"
 DRILL = "cold-call-skeptic"
@@ -112,42 +110,12 @@ async def start_to_ready(api_url: str, workdir: Path, repeats: int) -> list[floa
         f'[panel]\npin_factory = "mock"\n[logging]\ntarget = "stderr"\nlevel = "warning"\n'
     )
     times: list[float] = []
-    loop = asyncio.get_running_loop()
     with alsa_file_devices(workdir / "alsa", bytes(3200), paced=True) as alsa:
         for i in range(repeats):
-            path = workdir / f"notify-{i}"
-            notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            notify.bind(str(path))
-            notify.setblocking(False)
-            env = dict(os.environ, NOTIFY_SOCKET=str(path), **alsa.env)
-            for var in ("WATCHDOG_USEC", "WATCHDOG_PID"):
-                env.pop(var, None)
             started = time.monotonic()
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "booth",
-                "run",
-                "--config",
-                str(config),
-                env=env,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.PIPE,
-            )
-            try:
-                async with asyncio.timeout(30):
-                    while True:
-                        message = (await loop.sock_recv(notify, 4096)).decode()
-                        if message.startswith("READY=1") or "\nREADY=1" in message:
-                            times.append(time.monotonic() - started)
-                            break
-                proc.send_signal(signal.SIGTERM)
-                await asyncio.wait_for(proc.communicate(), 15)
-            finally:
-                if proc.returncode is None:
-                    proc.kill()
-                    await proc.wait()
-                notify.close()
+            async with booth_process(config, workdir / f"notify-{i}", env=alsa.env) as booth:
+                await booth.wait_for("READY=1")
+                times.append(time.monotonic() - started)
     return times
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
-import sys
 from pathlib import Path
 
 from booth.daemon.service import install_signal_handlers
+from booth.daemon.supervised import booth_process
 from booth.devserver import DevServer
 from booth.devserver.calls import CallStatus
 from tests.daemon.harness import API_KEY, quick_drill, running_booth, server_settings
@@ -48,44 +47,17 @@ async def test_booth_run_process_notifies_systemd_and_stops_on_sigterm(tmp_path:
             f'[panel]\npin_factory = "mock"\n'
             f'[logging]\ntarget = "stderr"\n'
         )
-        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        notify.bind(str(tmp_path / "notify"))
-        notify.setblocking(False)
-        env = dict(os.environ, NOTIFY_SOCKET=str(tmp_path / "notify"), WATCHDOG_USEC="400000")
-        env.pop("WATCHDOG_PID", None)
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "booth",
-            "run",
-            "--config",
-            str(config),
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        loop = asyncio.get_running_loop()
-        got: list[str] = []
-
-        async def until(prefix: str) -> None:
-            while not any(m.startswith(prefix) for m in got):
-                got.append((await loop.sock_recv(notify, 4096)).decode())
-
-        try:
-            await asyncio.wait_for(until("READY=1"), 30)
-            await asyncio.wait_for(until("WATCHDOG=1"), 10)
-            proc.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(until("STOPPING=1"), 10)
-            _, err = await asyncio.wait_for(proc.communicate(), 15)
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-            notify.close()
-        assert proc.returncode == 0, err.decode()[-2000:]
-        text = err.decode()
-        assert "booth ready" in text and "booth stopped" in text
-        assert API_KEY not in text
+        async with booth_process(
+            config, tmp_path / "notify", env={"WATCHDOG_USEC": "400000"}
+        ) as booth:
+            ready = await booth.wait_for("READY=1")
+            await booth.wait_for("WATCHDOG=1", within=10)
+            booth.proc.send_signal(signal.SIGTERM)
+            await booth.wait_for("STOPPING=1", within=10)
+            code = await booth.stop()
+        assert code == 0, booth.stderr[-2000:]
+        assert "booth ready" in booth.stderr
+        assert "booth stopped" in booth.stderr
+        assert API_KEY not in booth.stderr
         # No sound card on a test machine: the booth still comes up and says so in STATUS.
-        ready = next(m for m in got if m.startswith("READY=1"))
         assert "STATUS=" in ready

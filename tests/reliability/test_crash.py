@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
 import sys
 from pathlib import Path
 
 import pytest
 
+from booth.daemon.supervised import booth_process
 from booth.devserver import DevServer
 from booth.devserver.calls import CallStatus
 from tests.daemon.harness import API_KEY, quick_drill, server_settings
@@ -61,35 +60,13 @@ async def test_sigkill_mid_call_then_restart_ends_the_orphaned_call(tmp_path: Pa
             f'api_key_file = "{key_file}"\n[panel]\npin_factory = "mock"\n'
             '[logging]\ntarget = "stderr"\n'
         )
-        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        notify.bind(str(tmp_path / "notify"))
-        notify.setblocking(False)
-        env = dict(
-            os.environ, NOTIFY_SOCKET=str(tmp_path / "notify"), RUNTIME_DIRECTORY=str(state_dir)
-        )
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "booth",
-            "run",
-            "--config",
-            str(config),
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        try:
-            loop = asyncio.get_running_loop()
-            async with asyncio.timeout(30):
-                while b"READY=1" not in await loop.sock_recv(notify, 4096):
-                    pass
+        async with booth_process(
+            config, tmp_path / "notify", env={"RUNTIME_DIRECTORY": str(state_dir)}
+        ) as booth:
+            await booth.wait_for("READY=1")
             # Ended by the new process, not by the service's resume window running out.
             await server.wait_call(call_id, CallStatus.SCORING, within=10)
             assert call.end_reason == "client_requested"
             assert not (state_dir / "call.json").exists()
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            _, err = await asyncio.wait_for(proc.communicate(), 20)
-            notify.close()
-        assert "left open by the previous run: ended" in err.decode()
-        assert API_KEY not in err.decode()
+        assert "left open by the previous run: ended" in booth.stderr
+        assert API_KEY not in booth.stderr

@@ -7,12 +7,12 @@ import logging
 import os
 import re
 import signal
-import socket
 import sys
 from pathlib import Path
 
 import pytest
 
+from booth.daemon.supervised import booth_process
 from booth.logs import registered_secrets
 from booth.transport.link import Link, LinkError
 from booth.transport.rest import RestClient
@@ -106,34 +106,12 @@ async def test_booth_run_listens_on_no_port(tmp_path: Path) -> None:
             f'api_key_file = "{key_file}"\n[panel]\npin_factory = "mock"\n'
             '[logging]\ntarget = "stderr"\n'
         )
-        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        notify.bind(str(tmp_path / "notify"))
-        env = dict(os.environ, NOTIFY_SOCKET=str(tmp_path / "notify"))
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "booth",
-            "run",
-            "--config",
-            str(config),
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        try:
-            loop = asyncio.get_running_loop()
-            notify.setblocking(False)
-            async with asyncio.timeout(30):
-                while b"READY=1" not in await loop.sock_recv(notify, 4096):
-                    pass
-            mine = _socket_inodes(proc.pid)
+        async with booth_process(config, tmp_path / "notify") as booth:
+            await booth.wait_for("READY=1")
+            mine = _socket_inodes(booth.pid)
             assert mine  # it does hold sockets (journal/notify, the pins' none)…
             assert not mine & _listening_inodes()  # …but none of them listens
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            _, err = await asyncio.wait_for(proc.communicate(), 20)
-            notify.close()
-        assert API_KEY not in err.decode()
+        assert API_KEY not in booth.stderr
 
 
 async def test_devserver_binds_loopback_by_default_and_warns_otherwise(tmp_path: Path) -> None:
