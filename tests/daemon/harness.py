@@ -60,6 +60,30 @@ def server_settings(**overrides: Any) -> Settings:
     return Settings(**values)
 
 
+def quick_devserver(**settings: Any) -> DevServer:
+    """The devserver the daemon tests use: the test key, the quick drill, no espeak."""
+    return DevServer(
+        api_keys={API_KEY},
+        settings=server_settings(**settings),
+        drills={"quick": quick_drill()},
+        use_espeak=False,
+    )
+
+
+def write_run_config(directory: Path, api_url: str, booth_id: str = "booth-test") -> Path:
+    """A booth.toml (and its 0600 key file) for a real `booth run` process against ``api_url``."""
+    key_file = directory / "api_key"
+    key_file.write_text(API_KEY + "\n")
+    key_file.chmod(0o600)
+    config = directory / "booth.toml"
+    config.write_text(
+        f'[booth]\nid = "{booth_id}"\n'
+        f'[service]\napi_url = "{api_url}"\ndrill_key = "quick"\napi_key_file = "{key_file}"\n'
+        '[panel]\npin_factory = "mock"\n[logging]\ntarget = "stderr"\n'
+    )
+    return config
+
+
 class OffsetClock:
     """time.monotonic plus a jump the test controls (idle timeouts without waiting)."""
 

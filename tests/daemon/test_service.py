@@ -9,9 +9,13 @@ from pathlib import Path
 
 from booth.daemon.service import install_signal_handlers
 from booth.daemon.supervised import booth_process
-from booth.devserver import DevServer
 from booth.devserver.calls import CallStatus
-from tests.daemon.harness import API_KEY, quick_drill, running_booth, server_settings
+from tests.daemon.harness import (
+    API_KEY,
+    quick_devserver,
+    running_booth,
+    write_run_config,
+)
 
 
 async def test_real_sigterm_mid_call_ends_the_call_on_the_server(tmp_path: Path) -> None:
@@ -30,23 +34,8 @@ async def test_real_sigterm_mid_call_ends_the_call_on_the_server(tmp_path: Path)
 
 
 async def test_booth_run_process_notifies_systemd_and_stops_on_sigterm(tmp_path: Path) -> None:
-    key_file = tmp_path / "api_key"
-    key_file.write_text(API_KEY + "\n")
-    key_file.chmod(0o600)
-    async with DevServer(
-        api_keys={API_KEY},
-        settings=server_settings(),
-        drills={"quick": quick_drill()},
-        use_espeak=False,
-    ) as server:
-        config = tmp_path / "booth.toml"
-        config.write_text(
-            f'[booth]\nid = "booth-proc"\n'
-            f'[service]\napi_url = "{server.url}"\ndrill_key = "quick"\n'
-            f'api_key_file = "{key_file}"\n'
-            f'[panel]\npin_factory = "mock"\n'
-            f'[logging]\ntarget = "stderr"\n'
-        )
+    async with quick_devserver() as server:
+        config = write_run_config(tmp_path, server.url, booth_id="booth-proc")
         async with booth_process(
             config, tmp_path / "notify", env={"WATCHDOG_USEC": "400000"}
         ) as booth:

@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 
 from booth.daemon.supervised import booth_process
-from booth.devserver import DevServer
 from booth.devserver.calls import CallStatus
-from tests.daemon.harness import API_KEY, quick_drill, server_settings
+from tests.daemon.harness import (
+    API_KEY,
+    quick_devserver,
+    write_run_config,
+)
 
 pytestmark = pytest.mark.reliability
 
@@ -21,12 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 async def test_sigkill_mid_call_then_restart_ends_the_orphaned_call(tmp_path: Path) -> None:
     state_dir = tmp_path / "run"
-    async with DevServer(
-        api_keys={API_KEY},
-        settings=server_settings(resume_window=30.0),
-        drills={"quick": quick_drill()},
-        use_espeak=False,
-    ) as server:
+    async with quick_devserver(resume_window=30.0) as server:
         child = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -51,15 +49,7 @@ async def test_sigkill_mid_call_then_restart_ends_the_orphaned_call(tmp_path: Pa
         await server.wait_until(lambda: call.status is CallStatus.SUSPENDED, 10, "the drop")
 
         # systemd restarts the service with the same RuntimeDirectory.
-        key_file = tmp_path / "api_key"
-        key_file.write_text(API_KEY + "\n")
-        key_file.chmod(0o600)
-        config = tmp_path / "booth.toml"
-        config.write_text(
-            f'[service]\napi_url = "{server.url}"\ndrill_key = "quick"\n'
-            f'api_key_file = "{key_file}"\n[panel]\npin_factory = "mock"\n'
-            '[logging]\ntarget = "stderr"\n'
-        )
+        config = write_run_config(tmp_path, server.url)
         async with booth_process(
             config, tmp_path / "notify", env={"RUNTIME_DIRECTORY": str(state_dir)}
         ) as booth:

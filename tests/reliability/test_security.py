@@ -16,7 +16,12 @@ from booth.daemon.supervised import booth_process
 from booth.logs import registered_secrets
 from booth.transport.link import Link, LinkError
 from booth.transport.rest import RestClient
-from tests.daemon.harness import API_KEY, quick_drill, running_booth, server_settings
+from tests.daemon.harness import (
+    API_KEY,
+    quick_devserver,
+    running_booth,
+    write_run_config,
+)
 from tests.reliability.test_network import audio_arrives, start_call
 
 pytestmark = pytest.mark.reliability
@@ -89,23 +94,8 @@ def _socket_inodes(pid: int) -> set[str]:
 
 
 async def test_booth_run_listens_on_no_port(tmp_path: Path) -> None:
-    from booth.devserver import DevServer
-
-    key_file = tmp_path / "api_key"
-    key_file.write_text(API_KEY + "\n")
-    key_file.chmod(0o600)
-    async with DevServer(
-        api_keys={API_KEY},
-        settings=server_settings(),
-        drills={"quick": quick_drill()},
-        use_espeak=False,
-    ) as server:
-        config = tmp_path / "booth.toml"
-        config.write_text(
-            f'[service]\napi_url = "{server.url}"\ndrill_key = "quick"\n'
-            f'api_key_file = "{key_file}"\n[panel]\npin_factory = "mock"\n'
-            '[logging]\ntarget = "stderr"\n'
-        )
+    async with quick_devserver() as server:
+        config = write_run_config(tmp_path, server.url)
         async with booth_process(config, tmp_path / "notify") as booth:
             await booth.wait_for("READY=1")
             mine = _socket_inodes(booth.pid)
