@@ -19,6 +19,8 @@ from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from booth.secret import Secret
+
 DEFAULT_CONFIG_PATH = Path("/etc/booth/booth.toml")
 CREDENTIAL_NAME = "api_key"
 SUPPORTED_RATES = (8000, 16000, 22050, 32000, 44100, 48000, 96000)
@@ -34,29 +36,6 @@ class ConfigError(Exception):
         self.key = key
         self.problem = problem
         super().__init__(f"{self.path}: {key}: {problem}")
-
-
-class Secret:
-    """A string that never prints itself: repr/str/format show a placeholder."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
 
 
 def _meta(

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from booth.audio.levels import VoiceActivity
-from booth.config import Secret
 from booth.errors import BoothError, ErrorCode
 from booth.events import Emitter, Listener
 from booth.logs import log_event
@@ -41,6 +40,7 @@ from booth.protocol.messages import (
     ServerError,
     SessionEnded,
 )
+from booth.secret import Secret
 from booth.transport.link import Link, LinkError, LinkSettings
 from booth.transport.rest import CallTicket, RestClient, RestError
 from booth.transport.supervisor import ConnectRefused, ReconnectPolicy, Supervisor

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from booth.bench import quiet_booth_logs
-from booth.daemon.supervised import booth_process
+from booth.sim.supervised import booth_process
 
 KEY = "ath_live_bench_pipeline_key_00000001"
 DRILL = "cold-call-skeptic"
@@ -96,7 +96,7 @@ async def run_booth(plan: dict[str, Any], limit_s: float) -> dict[str, Any]:
 
 async def start_to_ready(api_url: str, workdir: Path, repeats: int) -> list[float]:
     """A real `booth run` process each time: exec → READY=1 on its NOTIFY_SOCKET."""
-    from booth.audio.virtual import alsa_file_devices
+    from booth.sim.alsa_devices import alsa_file_devices
 
     key_file = workdir / "api_key"
     key_file.write_text(KEY + "\n")
@@ -148,8 +148,8 @@ async def _measure(
     jitter_ms: float,
     prebuffer_ms: int | None,
 ) -> dict[str, Any]:
-    from booth.bench.jitterproxy import JitterProxy
     from booth.devserver import DevServer, Settings
+    from booth.sim.jitterproxy import JitterProxy
 
     async with (
         DevServer(api_keys={KEY}, settings=Settings(scoring_delay=0.2), use_espeak=False) as server,

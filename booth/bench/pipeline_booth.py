@@ -3,7 +3,7 @@
 Run as ``python -m booth.bench.pipeline_booth`` with a JSON plan on stdin (service URL, API key,
 proxy port, call lengths); prints one JSON object of raw samples on stdout. The real
 ``BoothApp`` runs with the real PyAudio adapters on paced ALSA ``file`` devices
-(booth.audio.virtual), MockFactory pins driven like a finger, and the WebSocket routed through
+(booth.sim.alsa_devices), MockFactory pins driven like a finger, and the WebSocket routed through
 the parent's jitter proxy. The service runs in the parent process, so CPU and RSS here are the
 booth's (the ALSA pacer threads, which stand in for the sound card, are measured and taken out).
 
@@ -32,10 +32,11 @@ import numpy as np
 
 from booth.audio import playback as playback_mod
 from booth.audio.jitter import JitterBuffer
-from booth.config import Config, Secret, parse_config
+from booth.config import Config, parse_config
 from booth.daemon.app import BoothApp, SessionLike
 from booth.daemon.audio_io import PyAudioMic, PyAudioSpeaker
 from booth.daemon.notify import Notifier
+from booth.secret import Secret
 
 DEVICE_RATE = 48000
 BUTTON = 17
@@ -361,7 +362,7 @@ async def one_call(
 async def main(plan: dict[str, Any]) -> dict[str, Any]:
     from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-    from booth.audio.virtual import alsa_file_devices
+    from booth.sim.alsa_devices import alsa_file_devices
 
     playback_mod.JitterBuffer = TimedJitter  # type: ignore[attr-defined]
     _instrument_wire()

@@ -26,7 +26,7 @@ from booth.bench import quiet_booth_logs
 from booth.protocol.client import ClientProtocol
 from booth.protocol.messages import Connected, Resumed, ServerError, SessionEnded
 from booth.session import RoleplaySession
-from booth.transport.faultproxy import TcpProxy
+from booth.sim.faultproxy import TcpProxy
 from booth.transport.link import LinkSettings
 from booth.transport.rest import RestClient
 

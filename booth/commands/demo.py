@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from booth.daemon.demo import main, main_live
+    from booth.sim.demo import main, main_live
 
     if args.live:
         return main_live(args.config, verbose=args.verbose)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from booth.config import Config, Secret
+from booth.config import Config
 from booth.daemon import machine as m
 from booth.daemon import orphans
 from booth.daemon.audio_io import Microphone, Speaker
@@ -33,6 +33,7 @@ from booth.events import Emitter
 from booth.logs import log_event, set_context
 from booth.panel.button import ButtonEvent
 from booth.panel.gpio import Panel, open_panel
+from booth.secret import Secret
 
 log = logging.getLogger("booth.daemon")
 

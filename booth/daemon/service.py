@@ -9,10 +9,11 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
-from booth.config import Config, Secret
+from booth.config import Config
 from booth.daemon.app import BoothApp
 from booth.errors import EX_OK
 from booth.logs import log_event, register_secret, setup_logging
+from booth.secret import Secret
 
 log = logging.getLogger("booth.daemon")
 

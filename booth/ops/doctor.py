@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from booth.config import CREDENTIAL_NAME, Config, ConfigError, Secret, load_config
+from booth.config import CREDENTIAL_NAME, Config, ConfigError, load_config
 from booth.logs import register_secret
+from booth.secret import Secret
 
 Status = Literal["pass", "warn", "fail", "skip"]
 #: Where systemd's LoadCredential=api_key reads the key from (see systemd/booth.service).

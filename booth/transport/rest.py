@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 
 import httpx
 
-from booth.config import Secret
 from booth.errors import TOKEN_STILL_UNSPENT, BoothError, ErrorCode
 from booth.logs import log_event, register_secret, scrub
+from booth.secret import Secret
 from booth.transport.urlpolicy import check_url_allowed
 
 log = logging.getLogger(__name__)

@@ -17,13 +17,14 @@ from typing import Any
 
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-from booth.config import Config, Secret, parse_config
+from booth.config import Config, parse_config
 from booth.daemon.app import BoothApp, ScorePolicy, session_factory_for
 from booth.daemon.notify import Notifier
 from booth.devserver import DevServer, Settings
 from booth.devserver.drills import Drill, parse_drill
 from booth.errors import BoothError, ErrorCode
-from booth.transport.faultproxy import TcpProxy
+from booth.secret import Secret
+from booth.sim.faultproxy import TcpProxy
 
 API_KEY = "ath_live_daemon_test_key_000000001"
 FRAME = 640

@@ -268,7 +268,7 @@ async def test_server_ending_the_call_is_scored_too(tmp_path: Path) -> None:
 
 
 async def test_keyboard_space_bar_drives_the_booth(tmp_path: Path) -> None:
-    from booth.daemon.demo import KeyboardButton
+    from booth.sim.demo import KeyboardButton
 
     async with running_booth(tmp_path, panel={"talk_mode": "toggle"}) as b:
         stopped: list[bool] = []

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from booth.daemon.demo import run_demo
+from booth.sim.demo import run_demo
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,8 @@ import signal
 from pathlib import Path
 
 from booth.daemon.service import install_signal_handlers
-from booth.daemon.supervised import booth_process
 from booth.devserver.calls import CallStatus
+from booth.sim.supervised import booth_process
 from tests.daemon.harness import (
     API_KEY,
     quick_devserver,

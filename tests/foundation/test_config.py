@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from booth.cli import main
-from booth.config import Config, ConfigError, Secret, load_api_key, load_config
+from booth.config import Config, ConfigError, load_api_key, load_config
+from booth.secret import Secret
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -192,7 +192,7 @@ def _two_demo_calls(out_dir: str) -> list[float | None]:
     the journal through booth.logs."""
     import asyncio
 
-    from booth.daemon.demo import run_demo
+    from booth.sim.demo import run_demo
 
     booth_journal_logging("info", BOOTH_ID="booth-demo")
     return [

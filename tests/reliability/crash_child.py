@@ -11,8 +11,8 @@ from pathlib import Path
 
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-from booth.config import Secret
 from booth.daemon.app import BoothApp
+from booth.secret import Secret
 from tests.daemon.harness import FakeMic, FakeSpeaker, booth_config_for_url
 
 

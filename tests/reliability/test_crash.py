@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from booth.daemon.supervised import booth_process
 from booth.devserver.calls import CallStatus
+from booth.sim.supervised import booth_process
 from tests.daemon.harness import (
     API_KEY,
     quick_devserver,

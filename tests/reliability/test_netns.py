@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from booth.config import Secret
 from booth.daemon.app import session_factory_for
-from booth.transport.faultproxy import TcpProxy
+from booth.secret import Secret
+from booth.sim.faultproxy import TcpProxy
 from tests.daemon.harness import API_KEY, running_booth
 from tests.reliability.conftest import Record
 from tests.reliability.test_network import IN_CALL, OPEN_MIC, audio_arrives, start_call

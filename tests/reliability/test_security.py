@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from booth.daemon.supervised import booth_process
 from booth.logs import registered_secrets
+from booth.sim.supervised import booth_process
 from booth.transport.link import Link, LinkError
 from booth.transport.rest import RestClient
 from tests.daemon.harness import (

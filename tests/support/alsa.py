@@ -1,7 +1,7 @@
-"""Real ALSA devices for tests, without a sound card: the core lives in booth.audio.virtual
+"""Real ALSA devices for tests, without a sound card: the core lives in booth.sim.alsa_devices
 (``booth bench pipeline`` uses it too); this module keeps the tests' import path."""
 
-from booth.audio.virtual import (
+from booth.sim.alsa_devices import (
     F_SETPIPE_SZ,
     STOCK_CONFIG,
     AlsaFileDevices,

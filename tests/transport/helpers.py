@@ -11,7 +11,7 @@ from typing import Any
 
 from booth.devserver import DevServer, Settings
 from booth.session import Event, RoleplaySession
-from booth.transport.faultproxy import TcpProxy
+from booth.sim.faultproxy import TcpProxy
 
 KEY = "ath_live_transport_tests_0001"
 DRILL = "cold-call-skeptic"

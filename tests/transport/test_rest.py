@@ -6,9 +6,9 @@ import socket
 
 import pytest
 
-from booth.config import Secret
 from booth.errors import ErrorCode
 from booth.logs import scrub
+from booth.secret import Secret
 from booth.transport.rest import (
     NetworkError,
     ProtocolViolation,

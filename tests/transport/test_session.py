@@ -10,7 +10,7 @@ import pytest
 from booth.devserver import CallStatus, DevServer
 from booth.errors import BoothError, ErrorCode
 from booth.session import RoleplaySession
-from booth.transport.faultproxy import TcpProxy
+from booth.sim.faultproxy import TcpProxy
 from tests.transport.helpers import (
     KEY,
     LOUD,

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from booth.config import Secret, parse_config
+from booth.config import parse_config
 from booth.daemon.app import BoothApp, ScorePolicy
 from booth.errors import BoothError
+from booth.secret import Secret
 
 RATE = 16000
 FRAME_BYTES = 640
