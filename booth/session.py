@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from booth import call_events as ev
 from booth.audio.levels import VoiceActivity
 from booth.errors import BoothError, ErrorCode
 from booth.events import Emitter, Listener
@@ -47,26 +48,8 @@ from booth.transport.supervisor import ConnectRefused, ReconnectPolicy, Supervis
 
 log = logging.getLogger(__name__)
 
-EVENT_NAMES = (
-    "connecting",
-    "ready",
-    "personaSpeaking",
-    "userSpeaking",
-    "reconnecting",
-    "reconnected",
-    "interruption",
-    "ended",
-    "error",
-)
 
 State = Literal["idle", "connecting", "open", "reconnecting", "ended"]
-
-
-@dataclass(frozen=True)
-class Event:
-    name: str
-    at: float
-    payload: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -100,6 +83,7 @@ class RoleplaySession:
         persona_buffer_chunks: int = 1500,
         rng: random.Random | None = None,
         route: Callable[[str], str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``route`` maps the service's WebSocket URL to the one dialled (tests and the bench
         send it through a fault proxy); the URL policy applies to the result."""
@@ -125,7 +109,9 @@ class RoleplaySession:
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
         self._route = route
         self._emitter = Emitter()
-        self.events: list[Event] = []
+        self.events: list[ev.CallEvent] = []
+        self._subscribers: list[Callable[[ev.CallEvent], object]] = []
+        self._clock = clock
         self.state: State = "idle"
         self.protocol = ClientProtocol()
         self._supervisor: Supervisor | None = None
@@ -155,14 +141,28 @@ class RoleplaySession:
     def off(self, name: str, callback: Listener | None = None) -> None:
         self._emitter.off(name, callback)
 
-    def _emit(self, name: str, payload: dict[str, Any] | None = None) -> None:
-        body = dict(payload or {})
-        body.setdefault("at", time.monotonic())
-        self.events.append(Event(name, body["at"], body))
-        self._emitter.emit(name, body)
+    def subscribe(self, callback: Callable[[ev.CallEvent], object]) -> Callable[[], None]:
+        """Get every :mod:`booth.call_events` event of this call, in order; returns the
+        unsubscribe function. A failing callback is logged and never stops the others."""
+        self._subscribers.append(callback)
 
-    def first(self, name: str, after: float = float("-inf")) -> Event | None:
-        """The first event called ``name`` at or after ``after`` (monotonic)."""
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def _tell(self, event: ev.CallEvent) -> None:
+        self.events.append(event)
+        for callback in list(self._subscribers):
+            try:
+                callback(event)
+            except Exception:
+                log.exception("subscriber failed on %s", type(event).__name__)
+        self._emitter.emit(event.name, event.payload())
+
+    def first(self, name: str, after: float = float("-inf")) -> ev.CallEvent | None:
+        """The first event called ``name`` (its SDK name) at or after ``after``."""
         return next((e for e in self.events if e.name == name and e.at >= after), None)
 
     # ── connecting ──────────────────────────────────────────────────────────────
@@ -172,7 +172,7 @@ class RoleplaySession:
         if self.state != "idle":
             raise RuntimeError(f"connect() while {self.state}")
         self.state = "connecting"
-        self._emit("connecting")
+        self._tell(ev.Connecting(at=self._clock()))
         try:
             async with RestClient(
                 self.api_url, self._api_key, timeout=self.request_timeout, rng=self._rng
@@ -237,12 +237,19 @@ class RoleplaySession:
 
     def _fail(self, code: str, message: str) -> None:
         self.state = "ended"
-        self._emit("error", {"code": str(code), "message": message})
+        self._tell(ev.CallFailed(at=self._clock(), code=str(code), message=message))
         self._ended.set()
         self._audio_close()
 
     def _emit_ready(self) -> None:
-        self._emit("ready", {"persona": {"name": self.persona_name or ""}})
+        self._tell(
+            ev.Ready(
+                at=self._clock(),
+                persona_name=self.persona_name or "",
+                call_id=self.call_id,
+                session_id=self.session_id,
+            )
+        )
 
     # ── what the supervisor reports ─────────────────────────────────────────────
 
@@ -252,10 +259,22 @@ class RoleplaySession:
         elif name == "reconnecting":
             self.state = "reconnecting"
             self._set_persona_speaking(False)
-            self._emit("reconnecting", payload)
+            self._tell(
+                ev.Reconnecting(
+                    at=payload.get("at", self._clock()),
+                    reason=str(payload.get("reason", "")),
+                    dropped_at=float(payload.get("droppedAt", self._clock())),
+                )
+            )
         elif name == "reconnected":
             self.state = "open"
-            self._emit("reconnected", payload)
+            self._tell(
+                ev.Reconnected(
+                    at=payload.get("at", self._clock()),
+                    outage=float(payload.get("outageSec", 0.0)),
+                    call_id=self.call_id,
+                )
+            )
         elif name == "closed":
             self._on_closed(payload)
 
@@ -278,9 +297,9 @@ class RoleplaySession:
             case Interruption():
                 flushed = self.flush_persona_audio()
                 self._set_persona_speaking(False)
-                self._emit("interruption", {"flushedChunks": flushed})
+                self._tell(ev.Interruption(at=self._clock(), flushed_chunks=flushed))
             case ServerError(code=code, message=message):
-                self._emit("error", {"code": code, "message": message})
+                self._tell(ev.CallFailed(at=self._clock(), code=code, message=message))
             case SessionEnded():
                 pass  # the supervisor reports `closed` next
 
@@ -289,7 +308,11 @@ class RoleplaySession:
             return
         code = payload.get("code")
         if code is not None:
-            self._emit("error", {"code": str(code), "message": payload.get("message", "")})
+            self._tell(
+                ev.CallFailed(
+                    at=self._clock(), code=str(code), message=str(payload.get("message", ""))
+                )
+            )
         self.state = "ended"
         self._set_persona_speaking(False)
         self._user_quiet()
@@ -305,9 +328,10 @@ class RoleplaySession:
             DURATION_SEC=round(duration, 1),
             RECONNECTS=stats.reconnects,
         )
-        self._emit(
-            "ended",
-            {"callId": self.call_id, "durationSec": round(duration, 3), "reason": self._end_reason},
+        self._tell(
+            ev.Ended(
+                at=self._clock(), reason=self._end_reason, call_id=self.call_id, duration=duration
+            )
         )
         self._audio_close()
         self._ended.set()
@@ -359,7 +383,7 @@ class RoleplaySession:
             self._persona_quiet = None
         if speaking != self._persona_speaking:
             self._persona_speaking = speaking
-            self._emit("personaSpeaking", {"speaking": speaking})
+            self._tell(ev.PersonaSpeaking(at=self._clock(), speaking=speaking))
 
     def _arm_persona_quiet(self) -> None:
         # Without turn markers, 400 ms without persona audio means it stopped speaking.
@@ -373,7 +397,7 @@ class RoleplaySession:
     def _user_quiet(self) -> None:
         if self._user.speaking:
             self._user.reset()
-            self._emit("userSpeaking", {"speaking": False})
+            self._tell(ev.UserSpeaking(at=self._clock(), speaking=False))
         else:
             self._user.reset()
 
@@ -396,7 +420,7 @@ class RoleplaySession:
             return False
         change = self._user.update(frame)
         if change is not None:
-            self._emit("userSpeaking", {"speaking": change})
+            self._tell(ev.UserSpeaking(at=self._clock(), speaking=change))
         link = self._supervisor.link if self._supervisor else None
         if self.state != "open" or link is None or not self.protocol.is_open:
             self._frames_dropped += 1

@@ -76,7 +76,7 @@ async def hold_call(
     summary = {
         "callId": session.call_id,
         "reason": session.end_reason,
-        "durationSec": ended.payload["durationSec"] if ended else None,
+        "durationSec": ended.duration if ended else None,
         "personaSeconds": round(len(heard) / 32000, 2),
         "framesSent": session.stats.frames_sent,
         "reconnects": session.stats.reconnects,

@@ -110,8 +110,8 @@ async def _past_cutoff(tmp_path: Path, figure: Record, seconds: float, cutoff: f
         error = session.first("error")
         dropped = session.first("reconnecting")
         assert error is not None and dropped is not None
-        assert error.payload["code"] == "NETWORK_LOST"
-        cutoff_error = error.at - dropped.payload["droppedAt"] - cutoff
+        assert error.code == "NETWORK_LOST"
+        cutoff_error = error.at - dropped.dropped_at - cutoff
         assert abs(cutoff_error) <= 1.0, cutoff_error
         figure("cutoff_error_s", abs(cutoff_error))
         await b.wait_state("error")

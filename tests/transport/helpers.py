@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from booth.call_events import CallEvent
 from booth.devserver import DevServer, Settings
-from booth.session import Event, RoleplaySession
+from booth.session import RoleplaySession
 from booth.sim.faultproxy import TcpProxy
 
 KEY = "ath_live_transport_tests_0001"
@@ -50,7 +51,7 @@ def session(server: DevServer, proxy: TcpProxy, **kw: Any) -> RoleplaySession:
 
 async def wait_event(
     sess: RoleplaySession, name: str, *, after: float = float("-inf"), within: float = 10.0
-) -> Event:
+) -> CallEvent:
     """The first ``name`` event at or after ``after``, waiting up to ``within`` seconds."""
     found = sess.first(name, after)
     if found is not None:

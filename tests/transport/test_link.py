@@ -71,7 +71,7 @@ async def test_expired_ticket_is_refused_with_its_code() -> None:
         with pytest.raises(BoothError) as caught:
             await sess.connect()
         assert caught.value.code == "TOKEN_EXPIRED"
-        assert sess.first("error").payload["code"] == "TOKEN_EXPIRED"
+        assert sess.first("error").code == "TOKEN_EXPIRED"
         assert sess.state == "ended"
 
 

@@ -41,9 +41,9 @@ async def assert_recovers(sess: RoleplaySession, server: DevServer, proxy: TcpPr
     proxy.restore()
     reconnecting = await wait_event(sess, "reconnecting", after=bh_at, within=10)
     # The drop is dated to the last inbound traffic, which is no later than the black hole.
-    assert reconnecting.payload["droppedAt"] <= bh_at + 0.05
+    assert reconnecting.dropped_at <= bh_at + 0.05
     reconnected = await wait_event(sess, "reconnected", after=reconnecting.at, within=10)
-    assert reconnected.payload["callId"] == call_id
+    assert reconnected.call_id == call_id
     assert sess.call_id == call_id
     assert sess.state == "open"
     assert sess.first("ended") is None
@@ -71,20 +71,20 @@ async def test_call_end_to_end() -> None:
             sess.on(name, lambda p, n=name: names.append(n))
         await sess.connect()
         ready = await wait_event(sess, "ready")
-        assert ready.payload["persona"]["name"]
+        assert ready.persona_name
         assert sess.call_id and sess.call_id.startswith("athos_call_")
         await speak_turn(sess)
         assert await persona_audio_after(sess, 20) >= 20 * 2
-        assert [e.payload["speaking"] for e in sess.events if e.name == "userSpeaking"] == [
+        assert [e.speaking for e in sess.events if e.name == "userSpeaking"] == [
             True,
             False,
         ]
         assert sess.first("personaSpeaking") is not None
         await sess.end()
         ended = await wait_event(sess, "ended")
-        assert ended.payload["callId"] == sess.call_id
-        assert ended.payload["reason"] == "client_requested"
-        assert ended.payload["durationSec"] > 0
+        assert ended.call_id == sess.call_id
+        assert ended.reason == "client_requested"
+        assert ended.duration > 0
         assert names[0] == "connecting" and names[-1] == "ended"
         call = await server.wait_call(sess.call_id, CallStatus.SCORING)
         assert call.frames_received >= 25
@@ -161,10 +161,10 @@ async def _blackhole_past_cutoff(cutoff: float) -> None:
         reconnecting = await wait_event(sess, "reconnecting", after=bh_at, within=10)
         error = await wait_event(sess, "error", after=bh_at, within=cutoff + 5)
         ended = await wait_event(sess, "ended", after=bh_at, within=5)
-        assert error.payload["code"] == ErrorCode.NETWORK_LOST
-        assert ended.payload["reason"] == "network_lost"
-        assert ended.payload["callId"] == sess.call_id
-        dropped_at = reconnecting.payload["droppedAt"]
+        assert error.code == ErrorCode.NETWORK_LOST
+        assert ended.reason == "network_lost"
+        assert ended.call_id == sess.call_id
+        dropped_at = reconnecting.dropped_at
         # The drop is dated within the pinging interval of the black hole...
         assert bh_at - 1.5 <= dropped_at <= bh_at + 0.05
         # ...and the call is given up `cutoff` after it (± 1 s), read from the event stamps.
@@ -190,9 +190,9 @@ async def test_reset_reconnects() -> None:
         reset_at = asyncio.get_running_loop().time()
         proxy.reset()
         reconnecting = await wait_event(sess, "reconnecting", after=reset_at)
-        assert reconnecting.payload["reason"] == "connection lost"
+        assert reconnecting.reason == "connection lost"
         reconnected = await wait_event(sess, "reconnected", after=reset_at)
-        assert reconnected.payload["callId"] == call_id
+        assert reconnected.call_id == call_id
         await speak_turn(sess)
         await server.wait_frames(call_id, 25)
         await sess.end()
@@ -205,7 +205,7 @@ async def test_service_side_drop_reconnects() -> None:
         start = asyncio.get_running_loop().time()
         server.fault_call(sess.call_id, drop_after=0.0)
         reconnected = await wait_event(sess, "reconnected", after=start)
-        assert reconnected.payload["callId"] == sess.call_id
+        assert reconnected.call_id == sess.call_id
         assert server.calls[sess.call_id].resumes == 1
         await sess.end()
 
@@ -218,8 +218,8 @@ async def test_refused_resume_ends_the_call_with_its_reason() -> None:
         proxy.reset()
         ended = await wait_event(sess, "ended", after=start)
         error = await wait_event(sess, "error", after=start)
-        assert error.payload["code"] == "RESUME_REJECTED"
-        assert ended.payload["reason"] == "RESUME_REJECTED"
+        assert error.code == "RESUME_REJECTED"
+        assert ended.reason == "RESUME_REJECTED"
         assert sess.first("reconnected") is None
 
 
@@ -234,8 +234,8 @@ async def test_server_restart_mid_outage_refuses_the_resume() -> None:
             assert again.port == port
             proxy.restore()
             ended = await wait_event(sess, "ended", after=start, within=10)
-        assert ended.payload["reason"] == "RESUME_REJECTED"
-        assert sess.first("error", start).payload["code"] == "RESUME_REJECTED"
+        assert ended.reason == "RESUME_REJECTED"
+        assert sess.first("error", start).code == "RESUME_REJECTED"
 
 
 async def test_server_shutdown_ends_the_call() -> None:
@@ -243,7 +243,7 @@ async def test_server_shutdown_ends_the_call() -> None:
         sess = await connected(server, proxy)
         await server.close()
         ended = await wait_event(sess, "ended")
-        assert ended.payload["reason"] == "server_shutdown"
+        assert ended.reason == "server_shutdown"
         assert sess.first("reconnecting") is None
 
 
@@ -269,7 +269,7 @@ async def test_interruption_flushes_persona_audio() -> None:
         for _ in range(10):
             sess.send_audio(LOUD)
         event = await wait_event(sess, "interruption")
-        assert "flushedChunks" in event.payload
+        assert event.flushed_chunks >= 0
         await sess.end()
 
 
@@ -299,7 +299,7 @@ async def test_disconnect_while_reconnecting_ends_the_call_at_once() -> None:
         async with asyncio.timeout(5):
             await sess.disconnect()
         ended = await wait_event(sess, "ended", after=start)
-        assert ended.payload["reason"] == "client_requested"
+        assert ended.reason == "client_requested"
         assert sess.first("error", start) is None
         proxy.restore()
 
@@ -325,9 +325,9 @@ async def test_service_side_black_hole_is_detected_and_resumed() -> None:
         start = asyncio.get_running_loop().time()
         server.fault_call(sess.call_id, blackhole_after=0.0)
         reconnecting = await wait_event(sess, "reconnecting", after=start)
-        assert reconnecting.payload["reason"].startswith("no traffic")
+        assert reconnecting.reason.startswith("no traffic")
         reconnected = await wait_event(sess, "reconnected", after=reconnecting.at)
-        assert reconnected.payload["callId"] == sess.call_id
+        assert reconnected.call_id == sess.call_id
         await speak_turn(sess)
         await sess.end()
         assert sess.end_reason == "client_requested"
