@@ -21,8 +21,12 @@ from typing import Any, Literal, TypeVar
 
 from booth.secret import Secret
 
+if typing.TYPE_CHECKING:
+    from booth.transport.proxy import HttpProxy
+
 DEFAULT_CONFIG_PATH = Path("/etc/booth/booth.toml")
 CREDENTIAL_NAME = "api_key"
+PROXY_CREDENTIAL_NAME = "proxy_auth"
 SUPPORTED_RATES = (8000, 16000, 22050, 32000, 44100, 48000, 96000)
 
 Pin = int | str
@@ -91,6 +95,20 @@ class ServiceSection:
     )
     request_timeout: float = field(
         default=10.0, metadata=_meta("Seconds per REST request.", min=1, max=120)
+    )
+    proxy: str = field(
+        default="",
+        metadata=_meta(
+            "HTTP proxy as http://host:port: REST and the WebSocket go through it (CONNECT). "
+            "Empty: direct; the environment's proxy variables are never used."
+        ),
+    )
+    proxy_auth_file: str = field(
+        default="",
+        metadata=_meta(
+            "Path of a 0600 file holding the proxy's user:password, when not run under "
+            "systemd LoadCredential=proxy_auth. Neither: no proxy authentication."
+        ),
     )
 
 
@@ -223,6 +241,7 @@ T = TypeVar("T")
 
 # Keys that would put a secret in the config file.
 _INLINE_SECRET_KEYS = {"api_key", "key", "token", "apikey"}
+_INLINE_PROXY_SECRET_KEYS = {"proxy_password", "proxy_user", "password", "proxy_auth"}
 
 
 def load_config(path: Path | str | None = None) -> Config:
@@ -285,6 +304,14 @@ def _build(cls: type[T], table: Any, prefix: str, path: Path) -> T:
                 "an inline API key is refused: put the key in a file readable only by the "
                 "service (chmod 600) and set service.api_key_file, or use systemd "
                 "LoadCredential=api_key",
+            )
+        if key in _INLINE_PROXY_SECRET_KEYS:
+            raise ConfigError(
+                path,
+                dotted,
+                "an inline proxy credential is refused: put user:password in a file readable "
+                "only by the service (chmod 600) and set service.proxy_auth_file, or use "
+                "systemd LoadCredential=proxy_auth",
             )
         hint = difflib.get_close_matches(key, list(known), n=1)
         suggestion = f"; did you mean {prefix}{hint[0]}?" if hint else ""
@@ -405,6 +432,14 @@ def _check_cross_field(config: Config, path: Path) -> None:
     problem = check_url_allowed(config.service.api_url)
     if problem:
         raise ConfigError(path, "service.api_url", problem)
+    if config.service.proxy:
+        from booth.transport.proxy import parse_proxy_url
+
+        try:
+            parse_proxy_url(config.service.proxy)
+        except ValueError as exc:
+            # The value itself is not echoed: a URL with user:password would put it in a log.
+            raise ConfigError(path, "service.proxy", str(exc)) from None
 
 
 def load_api_key(config: Config, environ: typing.Mapping[str, str] | None = None) -> Secret:
@@ -431,7 +466,46 @@ def load_api_key(config: Config, environ: typing.Mapping[str, str] | None = None
     )
 
 
+def load_proxy(config: Config, environ: typing.Mapping[str, str] | None = None) -> HttpProxy | None:
+    """``service.proxy`` with its credential (``user:password``), or None for a direct
+    connection. The credential comes from systemd's credential directory (``proxy_auth``) or
+    ``service.proxy_auth_file``; a file that is set but unreadable is a ConfigError (exit 78).
+    """
+    if not config.service.proxy:
+        return None
+    from booth.logs import register_secret
+    from booth.transport.proxy import HttpProxy, parse_proxy_url
+
+    host, port = parse_proxy_url(config.service.proxy)
+    env = os.environ if environ is None else environ
+    cred_dir = env.get("CREDENTIALS_DIRECTORY")
+    if cred_dir and (Path(cred_dir) / PROXY_CREDENTIAL_NAME).exists():
+        path, key = Path(cred_dir) / PROXY_CREDENTIAL_NAME, "$CREDENTIALS_DIRECTORY/proxy_auth"
+    elif config.service.proxy_auth_file:
+        path, key = Path(config.service.proxy_auth_file), "service.proxy_auth_file"
+    else:
+        return HttpProxy(host, port)
+    text = _read_credential_file(path, config.source, key)
+    user, sep, password = text.partition(":")
+    if not sep or not user or not password or "\n" in text:
+        raise ConfigError(config.source, key, f"{path}: must hold user:password on one line")
+    register_secret(password)
+    proxy = HttpProxy(host, port, user, Secret(password))
+    authorization = proxy.authorization()
+    assert authorization is not None
+    register_secret(authorization.removeprefix("Basic "))  # the header's base64 form too
+    return proxy
+
+
 def _read_key_file(path: Path, source: str, key: str) -> Secret:
+    text = _read_credential_file(path, source, key)
+    if not text or any(c.isspace() for c in text):
+        raise ConfigError(source, key, f"{path}: must hold one API key on one line")
+    return Secret(text)
+
+
+def _read_credential_file(path: Path, source: str, key: str) -> str:
+    """A secret file's stripped text; refuses one that group or others can read."""
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -453,9 +527,7 @@ def _read_key_file(path: Path, source: str, key: str) -> Secret:
         raise ConfigError(source, key, f"{path}: permission denied") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(source, key, f"{path}: unreadable ({exc.__class__.__name__})") from None
-    if not text or any(c.isspace() for c in text):
-        raise ConfigError(source, key, f"{path}: must hold one API key on one line")
-    return Secret(text)
+    return text
 
 
 def describe_fields(cls: type[Any] = Config, prefix: str = "") -> list[tuple[str, str, str, str]]:

@@ -43,6 +43,7 @@ from booth.protocol.messages import (
 )
 from booth.secret import Secret
 from booth.transport.link import Link, LinkError, LinkSettings
+from booth.transport.proxy import HttpProxy
 from booth.transport.rest import CallTicket, RestClient, RestError
 from booth.transport.supervisor import ConnectRefused, ReconnectPolicy, Supervisor
 
@@ -84,6 +85,7 @@ class RoleplaySession:
         rng: random.Random | None = None,
         route: Callable[[str], str] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        proxy: HttpProxy | None = None,
     ) -> None:
         """``route`` maps the service's WebSocket URL to the one dialled (tests and the bench
         send it through a fault proxy); the URL policy applies to the result."""
@@ -108,6 +110,7 @@ class RoleplaySession:
         self.request_timeout = request_timeout
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
         self._route = route
+        self.proxy = proxy  # HTTP CONNECT proxy for REST and the WebSocket; None: direct
         self._emitter = Emitter()
         self.events: list[ev.CallEvent] = []
         self._subscribers: list[Callable[[ev.CallEvent], object]] = []
@@ -175,7 +178,11 @@ class RoleplaySession:
         self._tell(ev.Connecting(at=self._clock()))
         try:
             async with RestClient(
-                self.api_url, self._api_key, timeout=self.request_timeout, rng=self._rng
+                self.api_url,
+                self._api_key,
+                timeout=self.request_timeout,
+                rng=self._rng,
+                proxy=self.proxy,
             ) as rest:
                 ticket = await rest.start_call(
                     self.booth_id, self.drill_key, self.difficulty, flow=self.flow
@@ -224,7 +231,7 @@ class RoleplaySession:
         url = self._ticket.connection_url
         if self._route is not None:
             url = self._route(url)
-        return await Link.open(url, self.link_settings)
+        return await Link.open(url, self.link_settings, proxy=self.proxy)
 
     def resume_point(self) -> tuple[str, str] | None:
         """(WebSocket URL, resume token) while the call can be resumed: what a restarted

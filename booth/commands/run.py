@@ -25,13 +25,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from booth.config import load_api_key, load_config
+    from booth.config import load_api_key, load_config, load_proxy
 
     # Validate everything before touching hardware or the network (exit 78 on a problem).
     from booth.ops.presets import apply_preset
 
     config = apply_preset(load_config(args.config))
     api_key = load_api_key(config)
+    proxy = load_proxy(config)
     from booth.daemon.service import run_daemon
 
-    return run_daemon(config, api_key)
+    return run_daemon(config, api_key, proxy=proxy)

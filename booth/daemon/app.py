@@ -34,6 +34,7 @@ from booth.logs import log_event, set_context
 from booth.panel.button import ButtonEvent
 from booth.panel.gpio import Panel, open_panel
 from booth.secret import Secret
+from booth.transport.proxy import HttpProxy
 
 log = logging.getLogger("booth.daemon")
 
@@ -118,7 +119,10 @@ class CallRun:
 
 
 def session_factory_for(
-    config: Config, api_key: Secret, route: Callable[[str], str] | None = None
+    config: Config,
+    api_key: Secret,
+    route: Callable[[str], str] | None = None,
+    proxy: HttpProxy | None = None,
 ) -> Callable[[], SessionLike]:
     """Sessions as the config asks; ``route`` rewrites the call's URL (tests: a fault proxy)."""
 
@@ -135,18 +139,24 @@ def session_factory_for(
             reconnect_cutoff=config.call.reconnect_cutoff,
             request_timeout=config.service.request_timeout,
             route=route,
+            proxy=proxy,
         )
         return session
 
     return make
 
 
-def _default_rest_factory(config: Config, api_key: Secret) -> Callable[[], RestLike]:
+def _default_rest_factory(
+    config: Config, api_key: Secret, proxy: HttpProxy | None
+) -> Callable[[], RestLike]:
     def make() -> RestLike:
         from booth.transport.rest import RestClient
 
         client: RestLike = RestClient(
-            config.service.api_url, api_key, timeout=config.service.request_timeout
+            config.service.api_url,
+            api_key,
+            timeout=config.service.request_timeout,
+            proxy=proxy,
         )
         return client
 
@@ -171,16 +181,18 @@ class BoothApp:
         end_timeout: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         state_dir: Path | None = None,
+        proxy: HttpProxy | None = None,
     ) -> None:
         self.config = config
+        self.proxy = proxy
         #: Where the live call is kept so a restarted daemon can end it (orphans.py).
         self.state_dir = state_dir
         self.mic = mic
         self.speaker = speaker
         self.pin_factory = pin_factory
         self.notifier = notifier or Notifier()
-        self.session_factory = session_factory or session_factory_for(config, api_key)
-        self.rest_factory = rest_factory or _default_rest_factory(config, api_key)
+        self.session_factory = session_factory or session_factory_for(config, api_key, proxy=proxy)
+        self.rest_factory = rest_factory or _default_rest_factory(config, api_key, proxy)
         self.score_policy = score_policy or ScorePolicy()
         self.tick_interval = tick_interval
         self.probe_interval = probe_interval
@@ -224,7 +236,7 @@ class BoothApp:
         self._apply(self.machine.start(self.clock()))
         await self._check_devices_at_start()
         if self.state_dir is not None:
-            await orphans.end_orphan(self.state_dir)
+            await orphans.end_orphan(self.state_dir, proxy=self.proxy)
         background = [
             self._spawn(self._ticker(), "ticker"),
             self._spawn(self._device_prober(), "device-prober"),

@@ -22,6 +22,7 @@ from booth.logs import log_event, register_secret
 from booth.protocol.codec import encode_client, parse_server
 from booth.protocol.messages import End, Resume, Resumed, ServerError, SessionEnded
 from booth.transport.link import Link, LinkError, LinkSettings
+from booth.transport.proxy import HttpProxy
 
 log = logging.getLogger("booth.daemon")
 
@@ -80,6 +81,7 @@ async def end_orphan(
     *,
     answer_within: float = 5.0,
     settings: LinkSettings | None = None,
+    proxy: HttpProxy | None = None,
 ) -> str | None:
     """End the call a previous process left open. Returns how it went, or None if there was none.
 
@@ -95,7 +97,7 @@ async def end_orphan(
         return None
     try:
         async with asyncio.timeout(answer_within):
-            outcome = await _resume_and_end(call, answer_within, settings)
+            outcome = await _resume_and_end(call, answer_within, settings, proxy)
     except TimeoutError:
         outcome = "unreachable"
     clear(directory)
@@ -111,10 +113,10 @@ async def end_orphan(
 
 
 async def _resume_and_end(
-    call: LiveCall, answer_within: float, settings: LinkSettings | None
+    call: LiveCall, answer_within: float, settings: LinkSettings | None, proxy: HttpProxy | None
 ) -> str:
     try:
-        link = await Link.open(call.connection_url, settings)
+        link = await Link.open(call.connection_url, settings, proxy=proxy)
     except LinkError:
         return "unreachable"
     try:

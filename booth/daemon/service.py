@@ -14,6 +14,7 @@ from booth.daemon.app import BoothApp
 from booth.errors import EX_OK
 from booth.logs import log_event, register_secret, setup_logging
 from booth.secret import Secret
+from booth.transport.proxy import HttpProxy
 
 log = logging.getLogger("booth.daemon")
 
@@ -33,7 +34,7 @@ def install_signal_handlers(
     return remove
 
 
-async def serve(config: Config, api_key: Secret) -> int:
+async def serve(config: Config, api_key: Secret, proxy: HttpProxy | None = None) -> int:
     from booth.daemon.audio_io import PyAudioMic, PyAudioSpeaker
 
     # systemd's RuntimeDirectory= (kept across restarts): where a live call is remembered.
@@ -44,6 +45,7 @@ async def serve(config: Config, api_key: Secret) -> int:
         mic=PyAudioMic(config.audio),
         speaker=PyAudioSpeaker(config.audio),
         state_dir=Path(runtime_dir) if runtime_dir else None,
+        proxy=proxy,
     )
     remove = install_signal_handlers(asyncio.get_running_loop(), app.request_stop)
     try:
@@ -52,7 +54,7 @@ async def serve(config: Config, api_key: Secret) -> int:
         remove()
 
 
-def run_daemon(config: Config, api_key: Secret) -> int:
+def run_daemon(config: Config, api_key: Secret, *, proxy: HttpProxy | None = None) -> int:
     """The daemon's whole life; returns the process exit status."""
     setup_logging(config.logging.level, config.logging.target, BOOTH_ID=config.booth.id)
     register_secret(api_key.reveal())
@@ -62,6 +64,6 @@ def run_daemon(config: Config, api_key: Secret) -> int:
         f"booth {config.booth.id} starting (config {config.source})",
         EVENT="starting",
     )
-    code = asyncio.run(serve(config, api_key))
+    code = asyncio.run(serve(config, api_key, proxy))
     log_event(log, logging.INFO, "booth stopped", EVENT="stopped")
     return code if code is not None else EX_OK

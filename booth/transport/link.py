@@ -26,7 +26,9 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.uri import parse_uri
 
+from booth.transport.proxy import HttpProxy, ProxyError, open_tunnel
 from booth.transport.urlpolicy import check_url_allowed
 
 log = logging.getLogger(__name__)
@@ -120,28 +122,25 @@ class Link:
             self._watchdog = asyncio.create_task(self._watch(), name="link-watchdog")
 
     @classmethod
-    async def open(cls, url: str, settings: LinkSettings | None = None) -> Link:
+    async def open(
+        cls, url: str, settings: LinkSettings | None = None, *, proxy: HttpProxy | None = None
+    ) -> Link:
+        """Connect to ``url`` directly, or through an HTTP CONNECT tunnel when ``proxy`` is set."""
         settings = settings or LinkSettings()
         problem = check_url_allowed(url)
         if problem or not url.startswith(("ws://", "wss://")):
             raise LinkError(problem or "not a ws:// or wss:// URL")
         try:
-            ws = await connect(
-                url,
-                open_timeout=settings.open_timeout,
-                ping_interval=settings.ping_interval,
-                ping_timeout=settings.ping_timeout,
-                close_timeout=settings.close_timeout,
-                max_size=settings.max_size,
-                max_queue=settings.max_queue,
-                compression=None,  # PCM barely compresses; deflate only costs a Pi CPU
-                create_connection=_StampedConnection,
-                logger=_wire_log,
-                **_NO_PROXY,
-            )
+            async with asyncio.timeout(settings.open_timeout):
+                ws = await _connect(url, settings, proxy)
+        except ProxyError as exc:
+            raise LinkError(f"cannot open the WebSocket: {exc}") from None
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
             # The exception text names the host and the failure, never a header or token.
-            raise LinkError(f"cannot open the WebSocket: {type(exc).__name__}: {exc}") from None
+            via = f" (through proxy {proxy.address})" if proxy is not None else ""
+            raise LinkError(
+                f"cannot open the WebSocket{via}: {type(exc).__name__}: {exc}"
+            ) from None
         assert isinstance(ws, _StampedConnection)
         if settings.tcp_user_timeout is not None:
             _set_tcp_user_timeout(ws, settings.tcp_user_timeout)
@@ -275,6 +274,35 @@ class Link:
             pass
         finally:
             self._ws.transport.abort()
+
+
+async def _connect(url: str, settings: LinkSettings, proxy: HttpProxy | None) -> ClientConnection:
+    """The WebSocket handshake; through ``proxy`` it runs (with TLS for wss) over a tunnel we
+    open ourselves and hand over as ``sock=``: typed proxy failures naming the proxy, bounded
+    reply parsing (h11), and the same socket options and dead-link watchdog as direct."""
+    route: dict[str, Any] = dict(_NO_PROXY)
+    if proxy is not None:
+        target = parse_uri(url)
+        # websockets sets ssl and server_hostname from the URL, as for a direct connection.
+        route = {"sock": await open_tunnel(proxy, target.host, target.port)}
+    try:
+        return await connect(
+            url,
+            open_timeout=settings.open_timeout,
+            ping_interval=settings.ping_interval,
+            ping_timeout=settings.ping_timeout,
+            close_timeout=settings.close_timeout,
+            max_size=settings.max_size,
+            max_queue=settings.max_queue,
+            compression=None,  # PCM barely compresses; deflate only costs a Pi CPU
+            create_connection=_StampedConnection,
+            logger=_wire_log,
+            **route,
+        )
+    except BaseException:
+        if "sock" in route:
+            route["sock"].close()  # not yet owned by a transport if the handshake never began
+        raise
 
 
 def _set_tcp_user_timeout(ws: ClientConnection, seconds: float) -> None:

@@ -23,6 +23,12 @@ import httpx
 from booth.errors import TOKEN_STILL_UNSPENT, BoothError, ErrorCode
 from booth.logs import log_event, register_secret, scrub
 from booth.secret import Secret
+from booth.transport.proxy import (
+    HttpProxy,
+    is_proxy_challenge,
+    refusal_for_url,
+    status_of_refusal,
+)
 from booth.transport.urlpolicy import check_url_allowed
 
 log = logging.getLogger(__name__)
@@ -80,6 +86,19 @@ class TlsError(NetworkError):
     @property
     def retryable(self) -> bool:
         return False
+
+
+class ProxyRefusedError(NetworkError):
+    """The proxy refused the tunnel (CONNECT not allowed, credential rejected): a person must
+    change the proxy's rules or the credential. Only the proxy's own 5xx is worth a retry."""
+
+    def __init__(self, message: str, proxy_status: int) -> None:
+        super().__init__(message)
+        self.proxy_status = proxy_status
+
+    @property
+    def retryable(self) -> bool:
+        return self.proxy_status >= 500
 
 
 def _cert_failure(exc: BaseException) -> ssl.SSLCertVerificationError | None:
@@ -221,6 +240,7 @@ class RestClient:
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
+        proxy: HttpProxy | None = None,
     ) -> None:
         problem = check_url_allowed(api_url)
         if problem:
@@ -231,8 +251,11 @@ class RestClient:
         self.retry = retry or RetryPolicy()
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
         self._sleep = sleep
-        # verify=True always; no env proxies: a booth talks to its service and nothing else.
+        self._proxy = proxy
+        # verify=True always; no env proxies: a booth talks to its service (through the
+        # configured proxy, if any) and nothing else.
         self._http = httpx.AsyncClient(
+            proxy=proxy.for_httpx() if proxy is not None else None,
             base_url=self.api_url,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             verify=True,
@@ -488,6 +511,8 @@ class RestClient:
             )
         except httpx.TimeoutException as exc:
             raise NetworkError(f"{method} {path}: timed out ({type(exc).__name__})") from None
+        except httpx.ProxyError as exc:
+            raise self._proxy_refusal(method, path, status_of_refusal(str(exc))) from None
         except httpx.TransportError as exc:
             cert = _cert_failure(exc)
             if cert is not None:
@@ -495,9 +520,13 @@ class RestClient:
                     f"{method} {path}: certificate not trusted: {cert.verify_message}"
                 ) from None
             # The exception text is the OS's (refused, reset, certificate...), never a header.
+            via = f" (through proxy {self._proxy.address})" if self._proxy is not None else ""
             raise NetworkError(
-                f"{method} {path}: {type(exc).__name__}: {scrub(str(exc))}"
+                f"{method} {path}{via}: {type(exc).__name__}: {scrub(str(exc))}"
             ) from None
+        if self._proxy is not None and is_proxy_challenge(response.status_code, response.headers):
+            # Plain-http targets (loopback) are forwarded, not tunnelled: a refusal is a response.
+            raise self._proxy_refusal(method, path, response.status_code)
         if response.is_success:
             try:
                 response.json()
@@ -509,3 +538,8 @@ class RestClient:
                 ) from None
             return response
         raise error_from_response(response)
+
+    def _proxy_refusal(self, method: str, path: str, status: int) -> ProxyRefusedError:
+        assert self._proxy is not None
+        refusal = refusal_for_url(self._proxy, self.api_url, status)
+        return ProxyRefusedError(f"{method} {path}: {refusal}", status)
