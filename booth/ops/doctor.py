@@ -21,16 +21,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from booth.config import CREDENTIAL_NAME, Config, ConfigError, load_config
+from booth.config import CREDENTIAL_NAME, Config, ConfigError, load_config, load_proxy
 from booth.logs import register_secret
 from booth.secret import Secret
+from booth.transport.proxy import HttpProxy
+
+if TYPE_CHECKING:
+    import httpx
 
 Status = Literal["pass", "warn", "fail", "skip"]
 #: Where systemd's LoadCredential=api_key reads the key from (see systemd/booth.service).
 CREDENTIAL_SOURCE = Path("/etc/booth/api_key")
+#: Where LoadCredential=proxy_auth reads the proxy's user:password (provision's drop-in).
+PROXY_CREDENTIAL_SOURCE = Path("/etc/booth/proxy_auth")
 #: A clock before this is certainly wrong (no RTC and no network time yet): TLS would fail.
 EARLIEST_SANE_YEAR = 2025
 MAX_SKEW_SEC = 60.0
@@ -54,6 +60,7 @@ class Context:
     environ: Mapping[str, str] = dataclasses.field(default_factory=lambda: dict(os.environ))
     config: Config | None = None
     key: Secret | None = None
+    proxy: HttpProxy | None = None  # service.proxy with its credential, once loaded
     server_date: float | None = None  # from the reach check, for the clock check
     timeout: float = 5.0
 
@@ -354,26 +361,103 @@ def check_network(ctx: Context) -> list[Check]:
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
     rows: list[Check] = []
-    if is_loopback_host(host):
-        rows.append(Check("dns", "pass", f"{host} is loopback"))
+    if ctx.config.service.proxy:
+        try:
+            ctx.proxy = _load_proxy(ctx.config, ctx.environ)
+        except ConfigError as exc:
+            rows.append(Check("proxy", "fail", str(exc), f"fix {exc.key} ({exc.path})"))
+            rows.append(Check("reach", "skip", "needs the proxy's credential"))
+            return rows
+    # Behind a proxy the booth resolves only the proxy; the proxy resolves the service.
+    named = ctx.proxy.host if ctx.proxy is not None else host
+    if is_loopback_host(named):
+        rows.append(Check("dns", "pass", f"{named} is loopback"))
     else:
         try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            infos = socket.getaddrinfo(named, port, type=socket.SOCK_STREAM)
             addrs = sorted({str(info[4][0]) for info in infos})
-            rows.append(Check("dns", "pass", f"{host} → {', '.join(addrs[:3])}"))
+            rows.append(Check("dns", "pass", f"{named} → {', '.join(addrs[:3])}"))
         except socket.gaierror as exc:
             rows.append(
                 Check(
                     "dns",
                     "fail",
-                    f"cannot resolve {host}: {exc.strerror}",
+                    f"cannot resolve {named}: {exc.strerror}",
                     "check Wi-Fi and DNS (nmcli device status; resolvectl status)",
                 )
             )
             rows.append(Check("reach", "skip", "needs DNS"))
             return rows
+    if ctx.proxy is not None:
+        rows.append(check_proxy_tunnel(ctx.proxy, host, port, ctx.timeout))
+        if rows[-1].status == "fail":
+            rows.append(Check("reach", "skip", "needs the proxy"))
+            return rows
     rows.append(_reach(ctx, url, host, port, parts.scheme))
     return rows
+
+
+def _load_proxy(config: Config, environ: Mapping[str, str]) -> HttpProxy | None:
+    """As the daemon loads it; run by hand (no $CREDENTIALS_DIRECTORY), from the file that
+    systemd's LoadCredential=proxy_auth would read."""
+    if (
+        not environ.get("CREDENTIALS_DIRECTORY")
+        and not config.service.proxy_auth_file
+        and PROXY_CREDENTIAL_SOURCE.exists()
+    ):
+        service = dataclasses.replace(config.service, proxy_auth_file=str(PROXY_CREDENTIAL_SOURCE))
+        config = dataclasses.replace(config, service=service)
+    return load_proxy(config, environ)
+
+
+def check_proxy_tunnel(proxy: HttpProxy, host: str, port: int, timeout: float) -> Check:
+    """One row: the proxy is reachable, accepts the credential, and allows CONNECT to the
+    service's host and port."""
+    import asyncio
+
+    from booth.transport import proxy as px
+
+    async def tunnel() -> None:
+        async with asyncio.timeout(timeout):
+            (await px.open_tunnel(proxy, host, port)).close()
+
+    target = px.connect_target(host, port)
+    try:
+        asyncio.run(tunnel())
+    except px.ProxyUnreachable as exc:
+        fix = "check service.proxy (host and port), and that this network reaches the proxy"
+        return Check("proxy", "fail", str(exc), fix)
+    except px.ProxyAuthRejected as exc:
+        if proxy.user is None:
+            fix = (
+                "the proxy wants a user and password: scripts/provision --proxy URL "
+                "--proxy-auth-file FILE (FILE holds user:password)"
+            )
+        else:
+            fix = (
+                f"the network's admin must confirm user {proxy.user!r} and its password; "
+                "install the right one with scripts/provision --proxy-auth-file FILE"
+            )
+        return Check("proxy", "fail", str(exc), fix)
+    except px.ProxyRefused as exc:
+        fix = (
+            f"ask the network's admin to allow CONNECT to {target} "
+            "(squid: SSL_ports and http_access; tinyproxy: ConnectPort)"
+        )
+        return Check("proxy", "fail", str(exc), fix)
+    except px.ProxyProtocolError as exc:
+        return Check(
+            "proxy", "fail", str(exc), "is service.proxy an HTTP proxy (not SOCKS, not TLS)?"
+        )
+    except TimeoutError:
+        return Check(
+            "proxy",
+            "fail",
+            f"proxy {proxy.address}: no answer to CONNECT {target} within {timeout:g} s",
+            "a firewall may drop traffic to the proxy, or the proxy cannot reach the service",
+        )
+    user = f", user {proxy.user} accepted" if proxy.user is not None else ""
+    return Check("proxy", "pass", f"{proxy.address}: reachable{user}, CONNECT to {target} allowed")
 
 
 def _reach(ctx: Context, url: str, host: str, port: int, scheme: str) -> Check:
@@ -381,7 +465,7 @@ def _reach(ctx: Context, url: str, host: str, port: int, scheme: str) -> Check:
 
     started = time.monotonic()
     try:
-        with httpx.Client(timeout=ctx.timeout, verify=True, trust_env=False) as client:
+        with _http_client(ctx) as client:
             response = client.get(url)
     except httpx.ConnectError as exc:
         cause = _root_cause(exc)
@@ -424,6 +508,14 @@ def _reach(ctx: Context, url: str, host: str, port: int, scheme: str) -> Check:
     )
 
 
+def _http_client(ctx: Context) -> httpx.Client:
+    """As the booth's REST client: verified TLS, no environment proxies, service.proxy."""
+    import httpx
+
+    proxy = ctx.proxy.for_httpx() if ctx.proxy is not None else None
+    return httpx.Client(timeout=ctx.timeout, verify=True, trust_env=False, proxy=proxy)
+
+
 def _root_cause(exc: BaseException) -> BaseException:
     seen = exc
     while seen.__cause__ is not None or seen.__context__ is not None:
@@ -441,7 +533,7 @@ def check_mint(ctx: Context) -> list[Check]:
 
     url = ctx.config.service.api_url.rstrip("/") + "/api/external/v1/session"
     try:
-        with httpx.Client(timeout=ctx.timeout, verify=True, trust_env=False) as client:
+        with _http_client(ctx) as client:
             response = client.post(
                 url,
                 json={"externalUserId": ctx.config.booth.id},
