@@ -4,18 +4,18 @@ credential), and exit 78 naming file and key when the credential cannot be read.
 from __future__ import annotations
 
 import os
-import pwd
 import shutil
-import subprocess
-import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from booth.config import ConfigError, load_config, load_proxy
 from booth.logs import scrub
+from tests.reliability import test_local_input
+from tests.reliability.test_local_input import booth_run, write_config
+
+# The API key's own exit-78 tests' directory, config and `booth run`.
+world_traversable_dir = test_local_input.world_traversable_dir
 
 PASSWORD = "corp-proxy-pw-0042"
 
@@ -129,52 +129,23 @@ def test_a_bad_credential_file_names_file_and_key(
     assert PASSWORD not in str(caught.value)
 
 
-@pytest.fixture
-def world_readable_dir() -> Iterator[Path]:
-    """A directory another user can enter (pytest's tmp_path is private to root)."""
-    directory = Path(tempfile.mkdtemp(prefix="booth-proxy-cfg-"))
-    directory.chmod(0o755)
-    try:
-        yield directory
-    finally:
-        shutil.rmtree(directory)
-
-
-def run_booth(config: Path, user: str | None = None) -> subprocess.CompletedProcess[str]:
-    prefix = []
-    if user is not None:
-        entry = pwd.getpwnam(user)
-        prefix = ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--clear-groups"]
-    return subprocess.run(
-        [*prefix, sys.executable, "-m", "booth", "run", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        env={**os.environ, "CREDENTIALS_DIRECTORY": ""},
-    )
-
-
-@pytest.mark.parametrize("why", ["missing", "permission"])
+@pytest.mark.parametrize("why", ["missing", pytest.param("permission", marks=pytest.mark.root)])
 def test_booth_run_exits_78_when_the_proxy_credential_is_unreadable(
-    world_readable_dir: Path, why: str
+    world_traversable_dir: Path, why: str
 ) -> None:
     """Checked at start, before any hardware or network: naming the file and the key."""
-    user = None
-    key = secret_file(world_readable_dir, "ath_live_0123456789abcdef", name="api_key")
-    auth = world_readable_dir / "proxy_auth"
+    config, key = write_config(world_traversable_dir, 0o600)
+    auth = world_traversable_dir / "proxy_auth"
+    runner: tuple[str, ...] = ()
     if why == "permission":
         if os.geteuid() != 0 or shutil.which("setpriv") is None:
             pytest.skip("needs root (to run the booth as another user) and setpriv")
-        user = "nobody"
-        os.chown(key, pwd.getpwnam(user).pw_uid, -1)  # the key is the booth user's own
-        secret_file(world_readable_dir, f"booth:{PASSWORD}")  # root's, 0600: unreadable to it
-    config = config_with(
-        world_readable_dir,
-        f'api_key_file = "{key}"\nproxy = "http://127.0.0.1:9"\nproxy_auth_file = "{auth}"',
-    )
-    config.chmod(0o644)
-    proc = run_booth(config, user)
+        runner = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
+        os.chown(key, 65534, -1)  # the API key is the booth user's own; the proxy's is root's
+        secret_file(world_traversable_dir, f"booth:{PASSWORD}")
+    proxy_lines = f'proxy = "http://127.0.0.1:9"\nproxy_auth_file = "{auth}"\n'
+    config.write_text(config.read_text().replace("[service]\n", "[service]\n" + proxy_lines))
+    proc = booth_run(config, *runner)
     assert proc.returncode == 78, proc.stderr
     expected = "no such file" if why == "missing" else "permission denied"
     assert f"service.proxy_auth_file: {auth}: {expected}" in proc.stderr
