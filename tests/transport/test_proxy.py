@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from booth.daemon import orphans
 from booth.secret import Secret
 from booth.session import RoleplaySession
 from booth.sim import tinyproxy
@@ -193,3 +194,29 @@ async def test_the_environments_proxy_variables_are_ignored(
             assert (await rest.mint("booth-direct")).token
         link = await Link.open(f"ws://127.0.0.1:{server.port}/ws")
         await link.close()
+
+
+async def test_a_call_left_open_is_ended_through_the_proxy(
+    authed_proxy: TinyProxy, tmp_path: Path
+) -> None:
+    """The next run's orphan check (booth/daemon/orphans.py) dials through the proxy too."""
+    async with (
+        service(resume_window=40.0) as (server, _fault),
+        TcpProxy(authed_proxy.host, authed_proxy.port) as wifi,
+    ):
+        via_wifi = through(authed_proxy, port=wifi.port)
+        sess = RoleplaySession(server.url, KEY, DRILL, booth_id="booth-proxy", proxy=via_wifi)
+        await sess.connect()
+        await wait_event(sess, "ready")
+        point = sess.resume_point()
+        assert point is not None and sess.call_id is not None
+        orphans.save(tmp_path, orphans.LiveCall(sess.call_id, point[0], point[1], 0.0))
+        wifi.blackhole()
+        wifi.reset()  # this "process" is gone: its link dies without an `end`
+        tunnel = f"CONNECT 127.0.0.1:{server.port} "
+        tunnels = authed_proxy.log_text().count(tunnel)
+        outcome = await orphans.end_orphan(tmp_path, proxy=through(authed_proxy))
+        assert outcome == "ended"
+        assert authed_proxy.log_text().count(tunnel) == tunnels + 1
+        assert server.calls[sess.call_id].end_reason == "client_requested"
+        await sess.disconnect()
