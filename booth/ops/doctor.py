@@ -61,6 +61,7 @@ class Context:
     config: Config | None = None
     key: Secret | None = None
     proxy: HttpProxy | None = None  # service.proxy with its credential, once loaded
+    proxy_failed: bool = False  # then nothing can reach the service: later checks skip
     server_date: float | None = None  # from the reach check, for the clock check
     timeout: float = 5.0
 
@@ -365,6 +366,7 @@ def check_network(ctx: Context) -> list[Check]:
         try:
             ctx.proxy = _load_proxy(ctx.config, ctx.environ)
         except ConfigError as exc:
+            ctx.proxy_failed = True
             rows.append(Check("proxy", "fail", str(exc), f"fix {exc.key} ({exc.path})"))
             rows.append(Check("reach", "skip", "needs the proxy's credential"))
             return rows
@@ -391,6 +393,7 @@ def check_network(ctx: Context) -> list[Check]:
     if ctx.proxy is not None:
         rows.append(check_proxy_tunnel(ctx.proxy, host, port, ctx.timeout))
         if rows[-1].status == "fail":
+            ctx.proxy_failed = True
             rows.append(Check("reach", "skip", "needs the proxy"))
             return rows
     rows.append(_reach(ctx, url, host, port, parts.scheme))
@@ -529,6 +532,8 @@ def check_mint(ctx: Context) -> list[Check]:
     """POST /api/external/v1/session: proves the key works. The token is never shown."""
     if ctx.config is None or ctx.key is None:
         return [Check("mint", "skip", "needs a valid config and API key")]
+    if ctx.proxy_failed:
+        return [Check("mint", "skip", "needs the proxy")]
     import httpx
 
     url = ctx.config.service.api_url.rstrip("/") + "/api/external/v1/session"

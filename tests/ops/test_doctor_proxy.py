@@ -107,6 +107,7 @@ def test_each_proxy_failure_has_its_fix(
     assert detail.format(port=port) in row["detail"]
     assert fix.format(port=port) in row["fix"]
     assert rows["reach"]["status"] == "skip"
+    assert rows["mint"]["status"] == "skip"
 
 
 def test_an_unreadable_proxy_credential_names_file_and_key(tmp_path: Path, service: str) -> None:
