@@ -304,20 +304,6 @@ async def test_disconnect_while_reconnecting_ends_the_call_at_once() -> None:
         proxy.restore()
 
 
-def test_reconnect_delays_start_fast_and_stay_capped() -> None:
-    import random
-
-    from booth.transport.supervisor import ReconnectPolicy
-
-    policy = ReconnectPolicy()
-    for seed in range(20):
-        delays = policy.delays(random.Random(seed))
-        assert delays[0] < 0.5
-        assert max(delays) <= policy.cap
-        assert sum(delays) >= policy.cutoff
-        assert len(set(delays[3:])) > 1  # jittered, not lock-step across a fleet
-
-
 async def test_service_side_black_hole_is_detected_and_resumed() -> None:
     """The devserver stops reading and sending on its side (no reset): same outcome."""
     async with service() as (server, proxy):
