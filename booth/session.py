@@ -206,6 +206,19 @@ class RoleplaySession:
             return next((e for e in self.events if e.name == kind and e.at >= after), None)
         return next((e for e in self.events if isinstance(e, kind) and e.at >= after), None)
 
+    async def wait_for(self, kind: type[E], after: float = float("-inf")) -> E:
+        """The first ``kind`` event at or after ``after``, waiting for it if it has not come
+        yet (bound the wait with ``asyncio.timeout``)."""
+        arrived = asyncio.Event()
+        off = self.subscribe(lambda event: arrived.set() if isinstance(event, kind) else None)
+        try:
+            while (found := self.first(kind, after)) is None:
+                arrived.clear()
+                await arrived.wait()
+        finally:
+            off()
+        return found
+
     # ── connecting ──────────────────────────────────────────────────────────────
 
     async def connect(self) -> None:

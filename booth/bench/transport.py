@@ -61,15 +61,8 @@ async def _wait_event(
     sess: RoleplaySession, kind: type[ev.CallEvent], after: float, within: float
 ) -> float:
     """When the first ``kind`` event at or after ``after`` happened (the session's stamp)."""
-    arrived = asyncio.Event()
-    off = sess.subscribe(lambda event: arrived.set() if isinstance(event, kind) else None)
-    try:
-        async with asyncio.timeout(within):
-            while (event := sess.first(kind, after)) is None:
-                arrived.clear()
-                await arrived.wait()
-    finally:
-        off()
+    async with asyncio.timeout(within):
+        event = await sess.wait_for(kind, after)
     return event.at
 
 

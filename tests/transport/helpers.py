@@ -55,16 +55,8 @@ async def wait_event(
     sess: RoleplaySession, kind: type[E], *, after: float = float("-inf"), within: float = 10.0
 ) -> E:
     """The first ``kind`` event at or after ``after``, waiting up to ``within`` seconds."""
-    arrived = asyncio.Event()
-    off = sess.subscribe(lambda event: arrived.set() if isinstance(event, kind) else None)
-    try:
-        async with asyncio.timeout(within):
-            while (found := sess.first(kind, after)) is None:
-                arrived.clear()
-                await arrived.wait()
-    finally:
-        off()
-    return found
+    async with asyncio.timeout(within):
+        return await sess.wait_for(kind, after)
 
 
 async def speak_turn(sess: RoleplaySession, frames: int = 25) -> None:
