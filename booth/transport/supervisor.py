@@ -48,6 +48,7 @@ from booth.transport.reconnect import (
     Reconnecting,
     ReconnectPlan,
     ReconnectPolicy,
+    ReconnectState,
 )
 
 __all__ = [
@@ -396,6 +397,9 @@ class Supervisor:
         except (TimeoutError, LinkClosed):
             link.abort()
             return self.plan.resume_failed(self._clock())
+        except asyncio.CancelledError:
+            link.abort()
+            raise
 
     def _keep_secret(self) -> None:
         if self.protocol.resume_token:
@@ -421,18 +425,22 @@ class Supervisor:
                 await asyncio.shield(self._task)
 
     async def close(self) -> None:
-        """End locally: close the link (bounded), stop reconnecting, wait for ``closed``."""
+        """End locally: stop reconnecting at once, or close the live link (bounded); returns
+        once ``Closed`` has been reported."""
         self._closing = True
-        if self.link is not None:
+        task = self._task
+        if task is None or task.done():
+            if self.link is not None:
+                await self.link.close()
+            return
+        if self.plan.state in (ReconnectState.DIALLING, ReconnectState.RESUMING):
+            task.cancel()  # no live link to say goodbye on: stop dialling now
+        elif self.link is not None:
             await self.link.close()
-        if self._task is not None and not self._task.done():
-            try:
-                async with asyncio.timeout(2.0):
-                    await asyncio.shield(self._task)
-            except TimeoutError:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
+        done, _ = await asyncio.wait({task}, timeout=2.0)
+        if not done:
+            task.cancel()
+            await asyncio.wait({task})
 
 
 async def _abandon(dials: set[asyncio.Task[LinkLike]]) -> None:
