@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from booth import call_events as ev
 from booth.daemon.app import session_factory_for
 from booth.devserver.calls import CallStatus
 from booth.secret import Secret
@@ -135,7 +136,7 @@ async def test_a_whole_call_and_a_black_holed_link_through_the_proxy(
             ip("link", "set", outer, "down")  # the booth's only path: gone
             dropped = time.monotonic()
             await b.until(lambda: "reconnecting" in b.states()[reconnects:], 15, "noticed")
-            noticed = session.first("reconnecting", dropped)
+            noticed = session.first(ev.Reconnecting, dropped)
             assert noticed is not None
             figure("detect_s", noticed.at - dropped)  # measured, not asserted: booth bench
             ip("link", "set", outer, "up")

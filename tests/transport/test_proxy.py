@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from booth import call_events as ev
 from booth.daemon import orphans
 from booth.secret import Secret
 from booth.session import RoleplaySession
@@ -63,7 +64,7 @@ async def test_a_whole_call_through_the_proxy(
             server.url, KEY, DRILL, booth_id="booth-proxy", proxy=through(authed_proxy)
         )
         await sess.connect()
-        await wait_event(sess, "ready")
+        await wait_event(sess, ev.Ready)
         await speak_turn(sess)
         assert await persona_audio_after(sess, 5) > 0
         await sess.end()
@@ -90,12 +91,12 @@ async def test_a_black_holed_path_to_the_proxy_is_noticed_and_the_call_resumes(
             proxy=through(authed_proxy, port=wifi.port),
         )
         await sess.connect()
-        await wait_event(sess, "ready")
+        await wait_event(sess, ev.Ready)
         call_id = sess.call_id
         dropped = wifi.blackhole()
-        await wait_event(sess, "reconnecting", after=dropped, within=15)
+        await wait_event(sess, ev.Reconnecting, after=dropped, within=15)
         restored = wifi.restore()
-        await wait_event(sess, "reconnected", after=restored, within=30)
+        await wait_event(sess, ev.Reconnected, after=restored, within=30)
         assert sess.call_id == call_id
         await speak_turn(sess)
         assert await persona_audio_after(sess, 5) > 0
@@ -207,7 +208,7 @@ async def test_a_call_left_open_is_ended_through_the_proxy(
         via_wifi = through(authed_proxy, port=wifi.port)
         sess = RoleplaySession(server.url, KEY, DRILL, booth_id="booth-proxy", proxy=via_wifi)
         await sess.connect()
-        await wait_event(sess, "ready")
+        await wait_event(sess, ev.Ready)
         point = sess.resume_point()
         assert point is not None and sess.call_id is not None
         orphans.save(tmp_path, orphans.LiveCall(sess.call_id, point[0], point[1], 0.0))
