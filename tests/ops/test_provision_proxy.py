@@ -4,13 +4,14 @@ nothing secret anywhere else, and `--proxy ""` takes it all away again."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
 from booth.config import load_config, load_proxy
 from tests.ops import test_provision
-from tests.ops.test_provision import KEY, mode, provision, tree
+from tests.ops.test_provision import KEY, mode, provision, tree, verify_unit
 
 source = test_provision.source  # the frozen copy of the checkout (a module-scoped fixture)
 
@@ -38,6 +39,14 @@ def test_proxy_and_its_credential_are_installed_and_removed(source: Path, tmp_pa
     assert (mode(credential), credential.stat().st_uid) == (0o600, 0)
     dropin = root / "etc/systemd/system/booth.service.d/proxy-auth.conf"
     assert "LoadCredential=proxy_auth:/etc/booth/proxy_auth" in dropin.read_text()
+    if shutil.which("systemd-analyze"):  # the unit with the drop-in beside it, as systemd sees it
+        beside = tmp_path / "verify" / "booth.service.d"
+        beside.mkdir(parents=True)
+        shutil.copy2(dropin, beside / dropin.name)
+        unit = root / "etc/systemd/system/booth.service"
+        checked = verify_unit(unit, shutil.which("true") or "/bin/true", tmp_path)
+        assert checked.returncode == 0, checked.stderr
+        assert dropin.name not in checked.stderr
     # What the daemon would load under systemd (the credential directory holds proxy_auth).
     proxy = load_proxy(config, environ={"CREDENTIALS_DIRECTORY": str(etc)})
     assert proxy is not None and (proxy.address, proxy.user) == (
