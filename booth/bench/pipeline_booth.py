@@ -33,9 +33,10 @@ import numpy as np
 from booth.audio import playback as playback_mod
 from booth.audio.jitter import JitterBuffer
 from booth.config import Config, parse_config
-from booth.daemon.app import BoothApp, SessionLike
+from booth.daemon.app import BoothApp
 from booth.daemon.audio_io import PyAudioMic, PyAudioSpeaker
 from booth.daemon.notify import Notifier
+from booth.daemon.sessions import SessionLike
 from booth.secret import Secret
 
 DEVICE_RATE = 48000
@@ -266,7 +267,7 @@ class Driver:
         self.app = app
         self.pin = factory.pin(BUTTON)
         self.changed = asyncio.Event()
-        app.events.on("state", lambda _p: self.changed.set())
+        app.events.subscribe(lambda _e: self.changed.set())
 
     def press(self) -> float:
         at = time.monotonic()

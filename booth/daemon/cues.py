@@ -10,7 +10,7 @@ import functools
 
 import numpy as np
 
-from booth.daemon.machine import Cue
+from booth.daemon.commands import Cue
 
 RATE = 16000
 FADE_S = 0.005

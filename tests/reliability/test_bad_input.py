@@ -45,7 +45,7 @@ async def test_corpus_of_bad_server_messages_is_skipped(tmp_path: Path) -> None:
         b.server.faults.socket = SocketFaults(inject=list(CORPUS), send_unknown=True)
         call_id = await start_call(b)
         await audio_arrives(b, call_id)  # the call goes on after all of it
-        run = b.app.run
+        run = b.app.call
         assert run is not None and run.session is not None
         assert run.call_id == call_id
         assert b.app.machine.state in ("listening", "talking")
