@@ -13,12 +13,12 @@ import math
 import struct
 
 from booth.errors import BoothError, ErrorCode
-from booth.protocol.messages import FRAME_BYTES
+from booth.protocol.messages import FRAME_BYTES, SAMPLE_RATE
 
 SILENCE = bytes(FRAME_BYTES)
 #: One frame of a 300 Hz tone, loud enough to count as speech.
 SPEECH = b"".join(
-    struct.pack("<h", int(8000 * math.sin(2 * math.pi * 300 * n / 16000)))
+    struct.pack("<h", int(8000 * math.sin(2 * math.pi * 300 * n / SAMPLE_RATE)))
     for n in range(FRAME_BYTES // 2)
 )
 

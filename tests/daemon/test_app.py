@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from booth.daemon.timeline import LedShown
 from booth.devserver.calls import CallStatus
 from tests.daemon.harness import running_booth
@@ -266,6 +268,39 @@ async def test_server_ending_the_call_is_scored_too(tmp_path: Path) -> None:
         await b.until(lambda: b.app.summaries, what="summary")
         summary = b.app.summaries[-1]
         assert summary.end_reason == "agent_disconnected" and summary.score is not None
+
+
+@pytest.mark.parametrize("ended_by", ["booth", "service"])
+async def test_call_without_call_id_returns_to_idle_after_score_display(
+    tmp_path: Path, ended_by: str
+) -> None:
+    """A seed-003-style service (SDK token, `connected` without a callId): nothing to score."""
+    from booth.devserver.faults import SocketFaults
+
+    async with running_booth(
+        tmp_path, service={"flow": "sdk-token"}, call={"score_display": 5.0}
+    ) as b:
+        end_after = 1.0 if ended_by == "service" else None
+        b.server.faults.socket = SocketFaults(hide_call_id=True, end_after=end_after)
+        await b.tap()
+        await b.wait_state("listening")
+        assert b.app.call is not None and not b.app.call.call_id
+        if ended_by == "booth":
+            await b.double_press()
+        await b.wait_state("scoring")
+        await b.until(lambda: b.app.summaries, what="summary")
+        summary = b.app.summaries[-1]
+        assert summary.call_id is None and summary.score is None
+        await b.until(
+            lambda: "STATUS=Call ended – no score for this call" in b.notifications,
+            what="no-score status",
+        )
+        assert b.app.machine.state == "scoring"  # it stays up for score_display
+        b.clock.jump(5.0)
+        await b.wait_state("idle")
+        assert b.led == "idle" and b.count("score") == 0
+        (call,) = b.server.calls.values()
+        assert call.duration_s > 0  # a real call on the service, only without an id
 
 
 async def test_keyboard_space_bar_drives_the_booth(tmp_path: Path) -> None:
