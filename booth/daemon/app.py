@@ -28,10 +28,12 @@ from booth.daemon import devices, orphans
 from booth.daemon import inputs as i
 from booth.daemon import timeline as t
 from booth.daemon.audio_io import Microphone, Speaker
-from booth.daemon.call import Call, Lease, ScorePolicy
+from booth.daemon.call import Call
 from booth.daemon.cues import cue_pcm
+from booth.daemon.lease import Lease
 from booth.daemon.machine import CALL_STATES, BoothMachine, Settings, State
 from booth.daemon.notify import Notifier, WatchdogPinger, watchdog_interval
+from booth.daemon.scoring import ScorePolicy
 from booth.daemon.sessions import (
     RestFactory,
     SessionFactory,

@@ -2,10 +2,9 @@
 
 A ``Call`` owns its session (whose typed events it turns into machine inputs), its two audio
 pumps, the end handshake, the release of the devices, the score poll and the summary. It reaches
-the booth only through its ``Lease``: the mic, the speaker, the machine's input and the
-live-call file. The app revokes the lease when the next call starts, so from then on a
-superseded call can still finish its own business (end its session, poll its score, write its
-summary) but can no longer touch the booth.
+the booth only through its ``Lease`` (lease.py): the mic, the speaker, the machine's input and
+the live-call file. Once the next call starts, a superseded call still finishes its own business
+(ends its session, polls its score, writes its summary) but can no longer touch the booth.
 """
 
 from __future__ import annotations
@@ -15,14 +14,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from booth import call_events as ev
 from booth.daemon import inputs as i
 from booth.daemon import orphans
-from booth.daemon.audio_io import Microphone, Speaker
+from booth.daemon.lease import Lease
+from booth.daemon.scoring import ScorePolicy, poll_score
 from booth.daemon.sessions import RestFactory, SessionFactory, SessionLike
 from booth.daemon.summary import EVENT as SUMMARY_EVENT
 from booth.daemon.summary import CallSummary
@@ -34,112 +32,9 @@ log = logging.getLogger("booth.daemon")
 Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
 
 
-@dataclass(frozen=True)
-class ScorePolicy:
-    """Backoff for polling the call record after a call (the overall limit is call.score_wait)."""
-
-    first: float = 2.0
-    factor: float = 1.6
-    cap: float = 15.0
-
-
-class Lease:
-    """The booth lent to one call: its devices, the machine's input, the live-call file.
-
-    Once ``revoke()``d (the next call started) every method is a no-op: frames read as ``None``,
-    inputs are dropped, the devices stay as the new call left them.
-    """
-
-    def __init__(
-        self,
-        mic: Microphone,
-        speaker: Speaker,
-        feed: Callable[[i.Input], None],
-        tag_logs: Callable[[str | None, str | None], None],
-        state_dir: Path | None = None,
-    ) -> None:
-        self._mic = mic
-        self._speaker = speaker
-        self._feed = feed
-        self._tag_logs = tag_logs
-        self._state_dir = state_dir
-        self.held = True
-
-    def revoke(self) -> None:
-        self.held = False
-
-    def feed(self, event: i.Input) -> None:
-        if self.held:
-            self._feed(event)
-
-    def tag_logs(self, call_id: str | None, session_id: str | None) -> None:
-        """The booth's log records carry this call's ids (``None``: no call's)."""
-        if self.held:
-            self._tag_logs(call_id, session_id)
-
-    async def open_devices(self) -> None:
-        """Open the mic, then the speaker; BoothError (mic closed again) if either fails."""
-        if not self.held:
-            return
-        await self._mic.open()
-        try:
-            await self._speaker.open()
-        except BoothError:
-            await self._mic.close()
-            raise
-
-    async def read_frame(self) -> bytes | None:
-        """The next mic frame; ``None`` once the lease is gone."""
-        if not self.held:
-            return None
-        return await self._mic.read()
-
-    def play(self, pcm: bytes) -> None:
-        if self.held and self._speaker.is_open:
-            self._speaker.write(pcm)
-
-    def mark_end(self) -> None:
-        if self.held and self._speaker.is_open:
-            self._speaker.mark_end()
-
-    def flush(self) -> int:
-        if self.held and self._speaker.is_open:
-            return self._speaker.flush()
-        return 0
-
-    def underruns(self) -> int:
-        try:
-            return int(self._speaker.underruns)
-        except Exception:
-            return 0
-
-    async def release(self) -> None:
-        """Close the mic, let the last cue play out (bounded), close the speaker."""
-        if not self.held:
-            return
-        with contextlib.suppress(Exception):
-            await self._mic.close()
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(1.0):
-                await self._speaker.drain()  # let the end (or error) cue finish
-        if self.held:  # the next call may have started while the cue played
-            with contextlib.suppress(Exception):
-                await self._speaker.close()
-
-    def keep_live_call(self, call: orphans.LiveCall) -> None:
-        if self._state_dir is None or not self.held:
-            return
-        try:
-            orphans.save(self._state_dir, call)
-        except OSError as exc:
-            log_event(log, logging.WARNING, f"cannot keep the live call: {exc}", EVENT="state")
-
-    def forget_live_call(self) -> None:
-        if self._state_dir is not None and self.held:
-            orphans.clear(self._state_dir)
-
-
 class Call:
+    """One call attempt; the app carries the machine's commands out on it."""
+
     def __init__(
         self,
         number: int,
@@ -391,7 +286,7 @@ class Call:
         reason = "timed out"
         try:
             async with asyncio.timeout(self._score_wait):
-                score, reason = await self._score_of(call_id)
+                score, reason = await poll_score(self._rest_factory(), call_id, self._score_policy)
         except TimeoutError:
             pass
         self.score = score
@@ -416,30 +311,6 @@ class Call:
             )
             self.lease.feed(i.ScoreGaveUp())
         self._write_summary()
-
-    async def _score_of(self, call_id: str) -> tuple[int | None, str]:
-        from booth.transport.rest import RestError
-
-        policy = self._score_policy
-        delay = policy.first
-        rest = self._rest_factory()
-        try:
-            while True:
-                try:
-                    record = await rest.get_call(call_id)
-                    value = (record.get("score") or {}).get("overallScore")
-                    if record.get("status") == "scored" and isinstance(value, int | float):
-                        return round(value), "scored"
-                except RestError as exc:
-                    if exc.code != ErrorCode.CALL_NOT_FOUND and not exc.retryable:
-                        return None, exc.code
-                except ValueError:
-                    return None, "bad call id"
-                await asyncio.sleep(delay)
-                delay = min(delay * policy.factor, policy.cap)
-        finally:
-            with contextlib.suppress(Exception):
-                await rest.aclose()
 
     def _write_summary(self) -> None:
         """The one summary record of a call (written once, whatever ended it)."""

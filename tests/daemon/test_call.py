@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from booth.daemon import orphans
-from booth.daemon.call import Lease
 from booth.daemon.inputs import Input, Tick
+from booth.daemon.lease import Lease
 from booth.sim.fake_audio import FakeMic, FakeSpeaker
 
 
