@@ -316,8 +316,8 @@ class BoothApp:
         call.start()
 
     def _tag_logs(self, call_id: str | None, session_id: str | None) -> None:
-        if call_id is None and self.machine.state in CALL_STATES:
-            return  # the next call is already on its way in
+        if call_id is None and session_id is None and self.machine.state in CALL_STATES:
+            return  # a call is on its way in: its ids come with it
         set_context(CALL_ID=call_id, SESSION_ID=session_id)
 
     def _summary_written(self, summary: CallSummary) -> None:
