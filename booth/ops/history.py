@@ -16,13 +16,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from booth.daemon.summary import EVENT as SUMMARY_RECORD
+from booth.daemon.summary import EVENT as SUMMARY_EVENT
 from booth.daemon.summary import FIELD_NAMES, JOURNAL_FIELDS, CallSummary
 
 Entry = Mapping[str, Any]
 IDENTIFIER = "booth"
-SUMMARY_EVENT = SUMMARY_RECORD
-
 #: Fields a summary row shows; journalctl gets only these (plus its own) to keep reads light.
 SUMMARY_FIELDS = (*JOURNAL_FIELDS, "BOOTH_ID", "EVENT", "MESSAGE", "PRIORITY")
 #: Summary fields a row takes from the summary record (the ids and error come from any record).
