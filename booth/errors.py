@@ -64,7 +64,7 @@ ALL_CODES = frozenset(str(code) for code in ErrorCode)
 #: Codes that need a person (a new key, a tenant fix): never retried in a loop.
 NEEDS_A_PERSON = ACCOUNT_CODES | {ErrorCode.MIC_PERMISSION_DENIED}
 
-#: Redeem failures that leave the session token unspent (DESIGN §2); any other needs a new mint.
+#: Redeem failures that leave the session token unspent (docs/protocol.md §2.3); others spend it.
 TOKEN_STILL_UNSPENT = frozenset(
     {ErrorCode.INVALID_TOKEN, ErrorCode.TOKEN_EXPIRED, ErrorCode.INVALID_REQUEST}
 )

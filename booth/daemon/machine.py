@@ -438,7 +438,7 @@ TABLE: tuple[Transition, ...] = (
     # reconnecting
     Transition(S.RECONNECTING, "reconnected", S.TALKING, _back, _mode("open"), "open mode"),
     Transition(S.RECONNECTING, "reconnected", S.LISTENING, _back),
-    Transition(S.RECONNECTING, "press", None),  # DESIGN §3: ignored while reconnecting
+    Transition(S.RECONNECTING, "press", None),  # ignored while reconnecting
     Transition(S.RECONNECTING, "release", None, late=True),
     Transition(S.RECONNECTING, "persona_speaking", None, late=True),
     Transition(S.RECONNECTING, "user_speech", None, late=True),
