@@ -2,8 +2,9 @@
 
 Nothing in the product imports this package except the commands that exist to simulate:
 ``booth demo`` and ``booth bench``. Here live the virtual ALSA devices (file PCMs paced in real
-time), the TCP fault and jitter proxies that model a Wi-Fi drop, the scripted demo booth, and the
-supervised ``booth run`` child with its own ``NOTIFY_SOCKET``, an event loop on virtual time
-for the timing tests of the reconnect logic, and a real HTTP proxy (tinyproxy as a child process)
-for the proxy tests and ``booth bench transport``.
+time), the in-memory fake mic and speaker, the TCP fault and jitter proxies that model a Wi-Fi
+drop, the scripted demo booth, the supervised ``booth run`` child with its own
+``NOTIFY_SOCKET``, an event loop on virtual time for the timing tests of the reconnect logic,
+and a real HTTP proxy (tinyproxy as a child process) for the proxy tests and
+``booth bench transport``.
 """

@@ -131,7 +131,7 @@ async def test_a_whole_call_and_a_black_holed_link_through_the_proxy(
             call_id = await start_call(b)
             await audio_arrives(b, call_id)
             reconnects = b.states().count("reconnecting")
-            session = b.app.run.session if b.app.run else None
+            session = b.app.call.session if b.app.call else None
             assert session is not None
             ip("link", "set", outer, "down")  # the booth's only path: gone
             dropped = time.monotonic()
@@ -142,13 +142,14 @@ async def test_a_whole_call_and_a_black_holed_link_through_the_proxy(
             ip("link", "set", outer, "up")
             await b.until(lambda: b.app.machine.state in IN_CALL, 30, "back in the call")
             await audio_arrives(b, call_id, within=30)
-            assert b.app.run is not None and b.app.run.call_id == call_id
+            assert b.app.call is not None and b.app.call.call_id == call_id
             await b.double_press()
             await b.wait_state("scoring")
             await b.server.wait_call(call_id, CallStatus.SCORED)
             await b.until(lambda: b.count("score") > 0, 20, "the score, fetched through the proxy")
         log = tp.log_text()
-    assert b.app.summaries[-1]["CALL_ID"] == call_id
+    assert b.app.summaries[-1].call_id == call_id
+    assert b.app.summaries[-1].score is not None
     assert log.count(f"CONNECT 127.0.0.1:{b.server.port} ") >= 2  # the call and its resume
     assert f"GET http://127.0.0.1:{b.server.port}/api/" in log  # score polling, forwarded
     assert_no_secrets(caplog.text, proxy)
