@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from booth import call_events as ev
-from booth.daemon.app import session_factory_for
+from booth.daemon.sessions import rest_factory_for, session_factory_for
 from booth.devserver.calls import CallStatus
 from booth.secret import Secret
 from booth.sim import tinyproxy
@@ -81,13 +81,11 @@ def sockets_in(ns: str) -> Iterator[Callable[..., None]]:
 
 
 def through(b: Booth, proxy: HttpProxy) -> None:
-    """The booth's calls and score polling use ``proxy``, as `booth run` does from the config."""
-    config = b.app.config
+    """The booth's calls and score polling use ``proxy``: the factories BoothApp builds from
+    the ``proxy`` that `booth run` loads from the config."""
     b.app.proxy = proxy
-    b.app.session_factory = session_factory_for(config, Secret(API_KEY), proxy=proxy)
-    b.app.rest_factory = lambda: RestClient(
-        config.service.api_url, Secret(API_KEY), timeout=5.0, proxy=proxy
-    )
+    b.app.session_factory = session_factory_for(b.app.config, Secret(API_KEY), proxy=proxy)
+    b.app.rest_factory = rest_factory_for(b.app.config, Secret(API_KEY), proxy)
 
 
 @contextlib.contextmanager
