@@ -103,6 +103,32 @@ async def test_a_black_holed_path_to_the_proxy_is_noticed_and_the_call_resumes(
         await sess.end()
 
 
+async def test_a_black_hole_beyond_the_proxy_is_noticed_too(authed_proxy: TinyProxy) -> None:
+    """booth ─▶ tinyproxy ─▶ fault proxy (black-holed) ─▶ devserver. The booth's own TCP
+    connection (to the proxy) stays healthy and acknowledged, so only the watchdog on inbound
+    bytes can tell the call is gone."""
+    async with service(resume_window=40.0) as (server, fault):
+        sess = RoleplaySession(
+            server.url,
+            KEY,
+            DRILL,
+            booth_id="booth-proxy",
+            route=fault.rewrite,  # the WebSocket's CONNECT goes to the fault proxy's port
+            proxy=through(authed_proxy),
+        )
+        await sess.connect()
+        await wait_event(sess, ev.Ready)
+        dropped = fault.blackhole()
+        noticed = await wait_event(sess, ev.Reconnecting, after=dropped, within=15)
+        assert "no traffic" in noticed.reason
+        restored = fault.restore()
+        await wait_event(sess, ev.Reconnected, after=restored, within=30)
+        await speak_turn(sess)
+        assert await persona_audio_after(sess, 5) > 0
+        await sess.end()
+    assert f"CONNECT 127.0.0.1:{fault.port} " in authed_proxy.log_text()
+
+
 async def test_a_refused_connect_names_the_proxy(tmp_path: Path) -> None:
     with tinyproxy.running(tmp_path, connect_ports=[9]) as proxy:  # CONNECT only to port 9
         async with service() as (server, _fault):
