@@ -27,8 +27,10 @@ from typing import Any, Literal
 
 from booth import call_events as ev
 from booth.audio.levels import VoiceActivity
+from booth.audio.pcmqueue import PcmQueue
 from booth.errors import BoothError, ErrorCode
 from booth.events import Emitter, Listener
+from booth.limits import PERSONA_BUFFER
 from booth.logs import log_event
 from booth.protocol.client import ClientProtocol
 from booth.protocol.messages import (
@@ -80,7 +82,7 @@ class RoleplaySession:
         request_timeout: float = 10.0,
         link_settings: LinkSettings | None = None,
         reconnect_policy: ReconnectPolicy | None = None,
-        persona_buffer_chunks: int = 1500,
+        persona_buffer_bytes: int = PERSONA_BUFFER.value,
         rng: random.Random | None = None,
         route: Callable[[str], str] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -124,13 +126,12 @@ class RoleplaySession:
         self._persona_speaking = False
         self._persona_markers = False
         self._persona_quiet: asyncio.TimerHandle | None = None
-        self._audio: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=persona_buffer_chunks)
+        self._audio = PcmQueue(persona_buffer_bytes)
         self._connected_at: float | None = None
         self._ended = asyncio.Event()
         self._end_reason: str | None = None
         self._frames_dropped = 0
         self._frames_muted = 0
-        self._persona_dropped = 0
 
     # ── events (Athos SDK shape) ────────────────────────────────────────────────
 
@@ -339,43 +340,19 @@ class RoleplaySession:
     # ── persona audio ───────────────────────────────────────────────────────────
 
     def _push_persona_audio(self, pcm: bytes) -> None:
-        if self._audio.full():  # a stalled reader loses the oldest audio, not the newest
-            with contextlib.suppress(asyncio.QueueEmpty):
-                self._audio.get_nowait()
-                self._persona_dropped += 1
-        self._audio.put_nowait(pcm)
+        self._audio.put(pcm)  # bounded in bytes: a stalled reader loses the oldest audio
 
     def _audio_close(self) -> None:
-        if self._audio.full():
-            with contextlib.suppress(asyncio.QueueEmpty):
-                self._audio.get_nowait()
-        self._audio.put_nowait(None)
+        self._audio.close()
 
     async def persona_audio(self) -> AsyncIterator[bytes]:
         """PCM s16le mono at 16 kHz as it arrives; ends when the call ends."""
-        while True:
-            chunk = await self._audio.get()
-            if chunk is None:
-                self._audio.put_nowait(None)  # later readers end too
-                return
+        while (chunk := await self._audio.get()) is not None:
             yield chunk
 
     def flush_persona_audio(self) -> int:
         """Drop persona audio not yet read (barge-in, `interruption`); returns chunks dropped."""
-        dropped = 0
-        ended = False
-        while True:
-            try:
-                chunk = self._audio.get_nowait()
-            except asyncio.QueueEmpty:
-                break
-            if chunk is None:
-                ended = True
-            else:
-                dropped += 1
-        if ended:
-            self._audio.put_nowait(None)
-        return dropped
+        return self._audio.flush()
 
     def _set_persona_speaking(self, speaking: bool) -> None:
         if self._persona_quiet is not None and not speaking:
@@ -485,7 +462,7 @@ class RoleplaySession:
             + (link_stats.frames_dropped if link_stats else 0)
             + (link.frames_dropped if link else 0),
             frames_muted=self._frames_muted,
-            persona_audio_dropped=self._persona_dropped,
+            persona_audio_dropped=self._audio.dropped,
             reconnects=link_stats.reconnects if link_stats else 0,
             longest_outage=link_stats.longest_outage if link_stats else 0.0,
             protocol_errors=link_stats.protocol_errors if link_stats else 0,

@@ -127,7 +127,7 @@ def check_credential(ctx: Context) -> list[Check]:
         return [
             Check("credential", "fail", f"{path}: must hold one API key on one line", provision)
         ]
-    register_secret(text)
+    register_secret(text, pinned=True)
     ctx.key = Secret(text)
     if origin == "LoadCredential source" and st.st_uid != 0:
         return [

@@ -97,9 +97,11 @@ class Unknown:
 
 @dataclass(frozen=True)
 class ProtocolError:
-    """Input that breaks the protocol: logged and skipped by the receiver."""
+    """Input that breaks the protocol: logged and skipped by the receiver. ``limit`` names the
+    :mod:`booth.limits` bound it exceeded, if that is what was wrong."""
 
     problem: str
+    limit: str | None = None
 
 
 ServerEvent = (
