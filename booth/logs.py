@@ -19,10 +19,12 @@ import time
 from collections.abc import Mapping
 from typing import Literal
 
+from booth.limits import NOISY_LOG_INTERVAL
 from booth.secret import register_secret, registered_secrets, scrub
 from booth.servicetext import clean_name, clean_word, escape_controls
 
 __all__ = [
+    "Throttle",
     "log_event",
     "register_secret",
     "registered_secrets",
@@ -181,3 +183,29 @@ def setup_logging(level: str = "info", target: LogTarget = "auto", **context_fie
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     set_context(**context_fields)
     return "journal" if use_journal else "stderr"
+
+
+class Throttle:
+    """At most one log line per ``interval`` for one kind of noise (unknown or malformed
+    messages), each line counting what it stands for. Pure: the time comes in as an argument.
+    """
+
+    def __init__(self, interval: float = NOISY_LOG_INTERVAL) -> None:
+        self.interval = interval
+        self._last: float | None = None
+        self._held = 0
+
+    def note(self, now: float) -> int | None:
+        """One more occurrence at ``now``: None to stay quiet, else log a line now, covering
+        the returned number of occurrences (this one and those held back since the last)."""
+        self._held += 1
+        if self._last is not None and now - self._last < self.interval:
+            return None
+        self._last = now
+        count, self._held = self._held, 0
+        return count
+
+    def flush(self) -> int:
+        """Occurrences held back since the last line (for a closing line); resets the count."""
+        count, self._held = self._held, 0
+        return count

@@ -30,7 +30,7 @@ from booth.audio.levels import VoiceActivity
 from booth.audio.pcmqueue import PcmQueue
 from booth.errors import BoothError, ErrorCode
 from booth.events import Emitter, Listener
-from booth.limits import PERSONA_BUFFER
+from booth.limits import CONNECT_DEADLINE, PERSONA_BUFFER, REST_REQUEST_DEADLINE
 from booth.logs import log_event
 from booth.protocol.client import ClientProtocol
 from booth.protocol.messages import (
@@ -39,11 +39,13 @@ from booth.protocol.messages import (
     AgentStartTalking,
     AgentStopTalking,
     Audio,
+    Connected,
     Interruption,
     ServerError,
     SessionEnded,
 )
 from booth.secret import Secret
+from booth.servicetext import clean
 from booth.transport.link import Link, LinkError, LinkSettings
 from booth.transport.rest import CallTicket, RestClient, RestError
 from booth.transport.supervisor import ConnectRefused, ReconnectPolicy, Supervisor
@@ -79,7 +81,8 @@ class RoleplaySession:
         booth_id: str = "booth-01",
         flow: Literal["athos", "sdk-token"] = "athos",
         reconnect_cutoff: float = 30.0,
-        request_timeout: float = 10.0,
+        request_timeout: float = REST_REQUEST_DEADLINE,
+        connect_deadline: float = CONNECT_DEADLINE,
         link_settings: LinkSettings | None = None,
         reconnect_policy: ReconnectPolicy | None = None,
         persona_buffer_bytes: int = PERSONA_BUFFER.value,
@@ -108,6 +111,7 @@ class RoleplaySession:
             )
         self.reconnect_policy = policy
         self.request_timeout = request_timeout
+        self.connect_deadline = connect_deadline
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
         self._route = route
         self._emitter = Emitter()
@@ -169,30 +173,15 @@ class RoleplaySession:
     # ── connecting ──────────────────────────────────────────────────────────────
 
     async def connect(self) -> None:
-        """Redeem a call and join it. Raises :class:`BoothError` (also emitted as ``error``)."""
+        """Redeem a call and join it within ``connect_deadline``. Raises :class:`BoothError`
+        (also reported as CallFailed, then Ended: a failed connect always ends the session)."""
         if self.state != "idle":
             raise RuntimeError(f"connect() while {self.state}")
         self.state = "connecting"
         self._tell(ev.Connecting(at=self._clock()))
         try:
-            async with RestClient(
-                self.api_url, self._api_key, timeout=self.request_timeout, rng=self._rng
-            ) as rest:
-                ticket = await rest.start_call(
-                    self.booth_id, self.drill_key, self.difficulty, flow=self.flow
-                )
-            self._ticket = ticket
-            self.call_id = ticket.call_id
-            self.session_id = ticket.session_id
-            self.persona_name = ticket.persona_name
-            supervisor = Supervisor(
-                self.protocol,
-                self._dial,
-                self._on_supervisor,
-                policy=self.reconnect_policy,
-                rng=self._rng,
-            )
-            connected = await supervisor.open(ticket.connection_ticket)
+            async with asyncio.timeout(self.connect_deadline):
+                connected, supervisor = await self._open()
         except RestError as exc:
             self._fail(exc.code, exc.message)
             raise
@@ -200,9 +189,12 @@ class RoleplaySession:
             self._fail(exc.code, exc.message)
             raise BoothError(exc.code, exc.message) from None
         except (LinkError, TimeoutError) as exc:
-            message = str(exc) or "the service did not accept the call in time"
+            message = clean(exc) or f"no call within {self.connect_deadline:g} s"
             self._fail(ErrorCode.NETWORK_LOST, message)
             raise BoothError(ErrorCode.NETWORK_LOST, message) from None
+        except asyncio.CancelledError:
+            self._on_closed({"reason": "client_requested"})
+            raise
         self._supervisor = supervisor
         self.state = "open"
         self._connected_at = time.monotonic()
@@ -219,6 +211,27 @@ class RoleplaySession:
         )
         if self.protocol.agent_ready:  # agent_ready arrived with or before `connected`
             self._emit_ready()
+
+    async def _open(self) -> tuple[Connected, Supervisor]:
+        """Mint, redeem, dial and wait for ``connected`` (the deadline is the caller's)."""
+        async with RestClient(
+            self.api_url, self._api_key, timeout=self.request_timeout, rng=self._rng
+        ) as rest:
+            ticket = await rest.start_call(
+                self.booth_id, self.drill_key, self.difficulty, flow=self.flow
+            )
+        self._ticket = ticket
+        self.call_id = ticket.call_id
+        self.session_id = ticket.session_id
+        self.persona_name = ticket.persona_name
+        supervisor = Supervisor(
+            self.protocol,
+            self._dial,
+            self._on_supervisor,
+            policy=self.reconnect_policy,
+            rng=self._rng,
+        )
+        return await supervisor.open(ticket.connection_ticket), supervisor
 
     async def _dial(self) -> Link:
         assert self._ticket is not None
@@ -237,10 +250,7 @@ class RoleplaySession:
         return (self._route(url) if self._route is not None else url, token)
 
     def _fail(self, code: str, message: str) -> None:
-        self.state = "ended"
-        self._tell(ev.CallFailed(at=self._clock(), code=str(code), message=message))
-        self._ended.set()
-        self._audio_close()
+        self._on_closed({"reason": "connect_failed", "code": code, "message": message})
 
     def _emit_ready(self) -> None:
         self._tell(

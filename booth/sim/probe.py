@@ -1,0 +1,146 @@
+"""The client side of a hostile-service scenario, in a process of its own so that its memory
+figures are its own: ``python -m booth.sim.probe '<spec as JSON>'`` prints one JSON line.
+
+The probe runs a :class:`~booth.session.RoleplaySession` against the given service (reading its
+persona audio or stalling), records every call event with its time since ``connect()`` began,
+the log lines the booth wrote (formatted as on stderr), the exception ``connect()`` raised, and
+the peak RSS growth during the scenario (``VmHWM`` reset through ``/proc/self/clear_refs``, so
+start-up and imports do not count). With ``retry_url`` it then connects a fresh session there:
+a hostile answer must not leave anything behind that breaks the next call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import inspect
+import io
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+_STATUS = Path("/proc/self/status")
+
+
+def status_kb(field: str) -> int:
+    for line in _STATUS.read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def reset_peak() -> int:
+    """Reset VmHWM to the current RSS (Linux >= 4.0); returns that RSS in kB."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+    return status_kb("VmRSS")
+
+
+def _event_row(event: Any, t0: float) -> dict[str, Any]:
+    row: dict[str, Any] = {"type": type(event).__name__, "t": round(event.at - t0, 3)}
+    for key in ("code", "message", "reason"):
+        if hasattr(event, key):
+            row[key] = getattr(event, key)
+    return row
+
+
+async def _drain(session: Any) -> None:
+    async for _ in session.persona_audio():
+        pass
+
+
+async def _one_call(spec: dict[str, Any], api_url: str, log_stream: io.StringIO) -> dict[str, Any]:
+    from booth.session import RoleplaySession
+
+    kwargs: dict[str, Any] = {
+        "booth_id": "booth-hostile",
+        "request_timeout": spec.get("request_timeout", 2.0),
+        "reconnect_cutoff": spec.get("reconnect_cutoff", 3.0),
+    }
+    if "connect_deadline" in inspect.signature(RoleplaySession).parameters:
+        kwargs["connect_deadline"] = spec.get("connect_deadline", 8.0)
+    session = RoleplaySession(api_url, spec["api_key"], "hostile-drill", **kwargs)
+    events: list[Any] = []
+    session.subscribe(events.append)
+    gc.collect()
+    baseline_kb = reset_peak()
+    t0 = time.monotonic()
+    error: str | None = None
+    hung = False
+    reader: asyncio.Task[None] | None = None
+    try:
+        async with asyncio.timeout(spec.get("give_up", 60.0)):
+            try:
+                await session.connect()
+            except Exception as exc:  # what connect() raised, as text: it must be clean
+                error = f"{type(exc).__name__}: {exc}"
+            else:
+                if spec.get("read_audio", True):
+                    reader = asyncio.create_task(_drain(session))
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(spec.get("hold", 5.0)):
+                        await session.wait_ended()
+    except TimeoutError:
+        hung = True
+    peak_kb = status_kb("VmHWM")
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(5.0):
+            await session.disconnect()
+    if reader is not None:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+    typed = [e for e in events if type(e).__name__ in ("CallFailed", "Ended")]
+    return {
+        "events": [_event_row(e, t0) for e in events],
+        "error": error,
+        "hung": hung,
+        "time_to_typed": round(typed[0].at - t0, 3) if typed else None,
+        "peak_rss_growth_mb": round(max(0, peak_kb - baseline_kb) / 1024, 1),
+        "state": session.state,
+    }
+
+
+def _log_capture() -> io.StringIO:
+    from booth.logs import StderrFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(StderrFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    return stream
+
+
+async def probe(spec: dict[str, Any]) -> dict[str, Any]:
+    stream = _log_capture()
+    result = await _one_call(spec, spec["api_url"], stream)
+    if spec.get("retry_url"):
+        again = await _one_call(spec | {"hold": 1.0}, spec["retry_url"], stream)
+        result["retry"] = {
+            "connected": any(e["type"] == "Ready" for e in again["events"]),
+            "error": again["error"],
+        }
+    text = stream.getvalue()
+    lines = text.splitlines()
+    result["log_lines"] = len(lines)
+    result["log_bytes"] = len(text)
+    result["log_head"] = lines[:200]
+    result["log_text_has"] = {s: s in text for s in spec.get("look_for", [])}
+    return result
+
+
+def main() -> int:
+    spec = json.loads(sys.argv[1])
+    result = asyncio.run(probe(spec))
+    sys.stdout.write(json.dumps(result) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
