@@ -7,6 +7,11 @@ the log lines the booth wrote (formatted as on stderr), the exception ``connect(
 the peak RSS growth during the scenario (``VmHWM`` reset through ``/proc/self/clear_refs``, so
 start-up and imports do not count). With ``retry_url`` it then connects a fresh session there:
 a hostile answer must not leave anything behind that breaks the next call.
+
+With ``"soak": N`` it instead makes N calls to a (polite) service through a fault proxy of its
+own, resetting the link once in every call so each call resumes, and reports the RSS growth
+after a warm-up and the time to format a log line at the start and the end (every call
+registers secrets to scrub; that list must not make logging slower month by month).
 """
 
 from __future__ import annotations
@@ -135,9 +140,85 @@ async def probe(spec: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+class _Watch:
+    """A session subscriber that can be awaited for an event kind."""
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+        self._arrived = asyncio.Event()
+
+    def __call__(self, event: Any) -> None:
+        self.events.append(event)
+        self._arrived.set()
+
+    async def until(self, kind: str, within: float) -> None:
+        async with asyncio.timeout(within):
+            while not any(type(e).__name__ == kind for e in self.events):
+                self._arrived.clear()
+                await self._arrived.wait()
+
+
+def line_cost_us(lines: int = 2000) -> float:
+    """Microseconds to format one log line as the stderr sink does (scrubbing included)."""
+    from booth.logs import StderrFormatter
+
+    formatter = StderrFormatter()
+    record = logging.LogRecord(
+        "booth.soak", logging.INFO, __file__, 1, "call ended (%s) after %d s", ("x", 3), None
+    )
+    record.__dict__["fields"] = {"CALL_ID": "call_0123456789", "END_REASON": "session_closed"}
+    started = time.perf_counter()
+    for _ in range(lines):
+        formatter.format(record)
+    return (time.perf_counter() - started) / lines * 1e6
+
+
+async def soak(spec: dict[str, Any]) -> dict[str, Any]:
+    from booth.logs import registered_secrets
+    from booth.session import RoleplaySession
+    from booth.sim.faultproxy import TcpProxy
+
+    _log_capture()
+    calls: int = spec["soak"]
+    warm_up = min(10, max(1, calls // 10))
+    rss_start = line_start = 0.0
+    resumes = 0
+    async with TcpProxy("127.0.0.1", spec["ws_port"]) as proxy:
+        for number in range(calls):
+            session = RoleplaySession(
+                spec["api_url"],
+                spec["api_key"],
+                spec.get("drill", "quick"),
+                booth_id="booth-soak",
+                route=proxy.rewrite,
+                reconnect_cutoff=10.0,
+            )
+            watch = _Watch()
+            session.subscribe(watch)
+            await session.connect()
+            await watch.until("Ready", 10.0)
+            proxy.reset()
+            await watch.until("Reconnected", 15.0)
+            resumes += 1
+            await session.end()
+            if number + 1 == warm_up:
+                gc.collect()
+                rss_start = status_kb("VmRSS") / 1024
+                line_start = line_cost_us()
+    gc.collect()
+    return {
+        "calls": calls,
+        "resumes": resumes,
+        "rss_growth_mb": round(status_kb("VmRSS") / 1024 - rss_start, 2),
+        "line_us_start": round(line_start, 2),
+        "line_us_end": round(line_cost_us(), 2),
+        "secrets_held": len(registered_secrets()),
+    }
+
+
 def main() -> int:
     spec = json.loads(sys.argv[1])
-    result = asyncio.run(probe(spec))
+    result = asyncio.run(soak(spec) if "soak" in spec else probe(spec))
     sys.stdout.write(json.dumps(result) + "\n")
     return 0
 
