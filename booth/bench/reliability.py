@@ -83,7 +83,8 @@ def render_table(result: dict[str, Any]) -> str:
         lines += [
             "",
             "hostile service: scenarios  survived  peak RSS growth  longest time to typed error",
-            f"{hostile['scenarios']:>26} {hostile['survived']:>9} {rss:>13.1f} MB {longest:>26.2f} s",
+            f"{hostile['scenarios']:>26} {hostile['survived']:>9} {rss:>13.1f} MB"
+            f" {longest:>26.2f} s",
         ]
     lines.append(f"pytest: {result['pytest']}")
     return "\n".join(lines)
