@@ -153,21 +153,41 @@ async def test_huge_persona_audio_with_a_stalled_reader(
 
 
 async def test_trickling_body(service: h.HostileService, figure: Record) -> None:
-    """A byte every 1.5 s never trips a per-read timeout; the request's deadline cuts it."""
+    """A byte every 1.5 s never trips a per-read timeout; the connect deadline cuts it."""
     service.rest[h.MINT] = h.trickle_body(1.5)
     failed_with(await run_probe(service, figure), "NETWORK_LOST")
 
 
+async def test_trickling_body_cut_by_the_request_deadline(
+    service: h.HostileService, figure: Record
+) -> None:
+    """One REST request alone: its own total deadline ends it, retries or not."""
+    from booth.transport.rest import NetworkError, RestClient, RetryPolicy
+
+    service.rest[h.MINT] = h.trickle_body(0.5)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    async with RestClient(service.api_url, API_KEY, timeout=1.0, retry=RetryPolicy(1)) as rest:
+        with pytest.raises(NetworkError, match="no whole answer within 1 s"):
+            await rest.mint("booth-1")
+    elapsed = loop.time() - started
+    figure("time_to_typed_error_s", elapsed)
+    assert elapsed < 5.0  # 0.5 s a byte for 75 bytes would be 37 s
+
+
+@pytest.mark.slow
 async def test_trickling_headers(service: h.HostileService, figure: Record) -> None:
     service.rest[h.MINT] = h.trickle_headers(1.5)
     failed_with(await run_probe(service, figure), "NETWORK_LOST")
 
 
+@pytest.mark.slow
 async def test_slow_websocket_handshake(service: h.HostileService, figure: Record) -> None:
     service.connection_url = service.silent_url
     failed_with(await run_probe(service, figure), "NETWORK_LOST")
 
 
+@pytest.mark.slow
 async def test_never_sends_connected(service: h.HostileService, figure: Record) -> None:
     service.ws = h.never_connected
     failed_with(await run_probe(service, figure), "NETWORK_LOST")
