@@ -14,6 +14,7 @@ seconds never trips), and every text from the service is cleaned before it reach
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import json as jsonlib
 import logging
@@ -502,7 +503,16 @@ class RestClient:
         self.attempts += 1
         try:
             async with asyncio.timeout(self.deadline):
-                answer = await self._exchange(method, path, bearer, json, params)
+                answer = await _read_answer(
+                    self._http.stream(
+                        method,
+                        path,
+                        json=json,
+                        params=params,
+                        headers={"Authorization": f"Bearer {bearer}"},
+                    ),
+                    f"{method} {path}",
+                )
         except TimeoutError:
             raise NetworkError(
                 f"{method} {path}: timed out (no whole answer within {self.deadline:g} s)"
@@ -523,33 +533,27 @@ class RestClient:
             return answer
         raise error_from_answer(answer)
 
-    async def _exchange(
-        self,
-        method: str,
-        path: str,
-        bearer: str,
-        json: dict[str, Any] | None,
-        params: dict[str, str | int] | None,
-    ) -> Answer:
-        """One request, its body read within REST_BODY_BYTES: a Content-Length past the limit
-        is refused before reading, a body that grows past it is cut off mid-stream."""
-        async with self._http.stream(
-            method, path, json=json, params=params, headers={"Authorization": f"Bearer {bearer}"}
-        ) as response:
-            partial = Answer(response.status_code, response.reason_phrase, response.headers, None)
-            encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
-            if encoding != "identity":
-                raise partial.violation(f"{method} {path}: body is {clean_word(encoding)}-encoded")
-            limit = limits.REST_BODY
-            declared = response.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > limit.value:
-                raise partial.violation(limit.exceeded("response body", int(declared)), limit)
-            body = bytearray()
-            async for chunk in response.aiter_raw():
-                if len(body) + len(chunk) > limit.value:
-                    raise partial.violation(limit.exceeded("response body"), limit)
-                body += chunk
-        return Answer(partial.status, partial.reason, partial.headers, _json_or_none(body))
+
+async def _read_answer(
+    request: contextlib.AbstractAsyncContextManager[httpx.Response], what: str
+) -> Answer:
+    """The response to ``request``, its body read within REST_BODY_BYTES: a Content-Length past
+    the limit is refused before reading, a body that grows past it is cut off mid-stream."""
+    async with request as response:
+        partial = Answer(response.status_code, response.reason_phrase, response.headers, None)
+        encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding != "identity":
+            raise partial.violation(f"{what}: body is {clean_word(encoding)}-encoded")
+        limit = limits.REST_BODY
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit.value:
+            raise partial.violation(limit.exceeded("response body", int(declared)), limit)
+        body = bytearray()
+        async for chunk in response.aiter_raw():
+            if len(body) + len(chunk) > limit.value:
+                raise partial.violation(limit.exceeded("response body"), limit)
+            body += chunk
+    return Answer(partial.status, partial.reason, partial.headers, _json_or_none(body))
 
 
 def _json_or_none(body: bytes | bytearray) -> Any:

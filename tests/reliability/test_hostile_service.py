@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from booth.sim import hostile as h
+from booth.sim.probe import run_in_child
 from tests.reliability.conftest import Record
 
 pytestmark = pytest.mark.reliability
@@ -48,23 +48,7 @@ async def run_probe(service: h.HostileService, figure: Record, **spec: Any) -> d
         "give_up": 60.0,
         "look_for": [API_KEY, API_KEY[-16:]],
     } | spec
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "booth.sim.probe",
-        json.dumps(full),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        async with asyncio.timeout(120):
-            out, err = await proc.communicate()
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    assert proc.returncode == 0, err.decode()[-3000:]
-    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    result = await run_in_child(full, within=120.0)
     figure("peak_rss_growth_mb", result["peak_rss_growth_mb"])
     if result["time_to_typed"] is not None:
         figure("time_to_typed_error_s", result["time_to_typed"])

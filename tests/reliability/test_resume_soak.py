@@ -5,12 +5,9 @@ own (the devserver here keeps a record of every call)."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sys
-
 import pytest
 
+from booth.sim.probe import run_in_child
 from tests.daemon.harness import API_KEY, quick_devserver
 from tests.reliability.conftest import FULL, Record
 
@@ -23,17 +20,7 @@ CALLS = 300 if FULL else 100
 async def test_calls_with_a_resume_each_stay_flat(figure: Record) -> None:
     async with quick_devserver() as server:
         spec = {"soak": CALLS, "api_url": server.url, "api_key": API_KEY, "ws_port": server.port}
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "booth.sim.probe",
-            json.dumps(spec),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await proc.communicate()
-    assert proc.returncode == 0, err.decode()[-3000:]
-    result = json.loads(out.decode().strip().splitlines()[-1])
+        result = await run_in_child(spec, within=3000.0)
     figure("calls", result["calls"])
     figure("rss_growth_mb", result["rss_growth_mb"])
     figure("log_line_us_start", result["line_us_start"])
