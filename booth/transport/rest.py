@@ -1,4 +1,4 @@
-"""REST client for the voice service (DESIGN §2): mint, redeem, call records, seed-003 token.
+"""REST client for the voice service (docs/protocol.md §2): mint, redeem, calls, seed-003 token.
 
 Errors come back as :class:`RestError` built from the service's error envelope. Retries happen
 only where they are safe: network errors, 429 (honouring ``Retry-After``) and 5xx; never on
@@ -105,8 +105,8 @@ def _cert_failure(exc: BaseException) -> ssl.SSLCertVerificationError | None:
 
 
 class ProtocolViolation(RestError):
-    """The service answered with a body that is not what DESIGN §2 promises (or one past a
-    limit: ``limit`` then names it)."""
+    """The service answered with a body that is not what docs/protocol.md §2 promises (or one
+    past a limit: ``limit`` then names it)."""
 
     def __init__(
         self,
