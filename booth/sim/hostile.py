@@ -134,6 +134,19 @@ def trickle_headers(every: float) -> Responder:
     return respond
 
 
+def endless_headers(total: int) -> Responder:
+    """A status line, then ``total`` bytes of header lines at full speed, never a blank line."""
+
+    async def respond(writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\n")
+        line = b"X-Padding: " + b"p" * 1000 + b"\r\n"
+        for _ in range(total // len(line)):
+            writer.write(line)
+            await writer.drain()
+
+    return respond
+
+
 def ws_sends(*messages: str | bytes, then_end: bool = True) -> WsHandler:
     """A WebSocket that accepts the call, sends ``messages``, then (optionally) ends it."""
 

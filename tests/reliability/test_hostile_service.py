@@ -159,6 +159,11 @@ async def test_trickling_body_cut_by_the_request_deadline(
     assert elapsed < 5.0  # 0.5 s a byte for 75 bytes would be 37 s
 
 
+async def test_endless_headers(service: h.HostileService, figure: Record) -> None:
+    service.rest[h.MINT] = h.endless_headers(BIG)
+    failed_with(await run_probe(service, figure), "NETWORK_LOST")
+
+
 @pytest.mark.slow
 async def test_trickling_headers(service: h.HostileService, figure: Record) -> None:
     service.rest[h.MINT] = h.trickle_headers(1.5)
