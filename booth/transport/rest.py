@@ -210,6 +210,7 @@ class RetryPolicy:
 class SessionToken:
     token: str = field(repr=False)
     expires_at: str | None = None
+    request_id: str | None = None  # cleaned: safe to show
 
 
 @dataclass(frozen=True)
@@ -310,7 +311,13 @@ class RestClient:
         )
         token = _require_str(answer.data, "token", limits.TOKEN, answer)
         register_secret(token)
-        return SessionToken(token, _optional_str(answer.data, "expiresAt", limits.CODE, answer))
+        expires = _optional_str(answer.data, "expiresAt", limits.CODE, answer)
+        request_id = answer.request_id
+        return SessionToken(
+            token,
+            clean(expires, limits.CODE.value) if expires else None,
+            clean_word(request_id, limits.IDENTIFIER.value) if request_id else None,
+        )
 
     async def redeem(
         self, token: SessionToken | str, drill_key: str, difficulty: str | None = None
