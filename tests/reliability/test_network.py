@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from booth import call_events as ev
+from booth.config import RECONNECT_CUTOFF_S
 from booth.devserver import DevServer
 from booth.devserver.calls import CallStatus
 from booth.session import RoleplaySession
@@ -82,7 +84,7 @@ async def test_blackhole_resumes_the_same_call(
 async def test_blackhole_past_the_cutoff_ends_with_network_lost(
     tmp_path: Path, figure: Record, seconds: float
 ) -> None:
-    await _past_cutoff(tmp_path, figure, seconds, cutoff=30.0)
+    await _past_cutoff(tmp_path, figure, seconds, cutoff=RECONNECT_CUTOFF_S)
 
 
 async def test_short_cutoff_ends_with_network_lost(tmp_path: Path, figure: Record) -> None:
@@ -104,11 +106,11 @@ async def _past_cutoff(tmp_path: Path, figure: Record, seconds: float, cutoff: f
         assert isinstance(session, RoleplaySession)
         await audio_arrives(b, call_id)
         b.proxy.blackhole()
-        await b.until(lambda: session.first("error") is not None, seconds + 5, "NETWORK_LOST")
+        await b.until(lambda: session.first(ev.CallFailed) is not None, seconds + 5, "NETWORK_LOST")
         await asyncio.sleep(max(0.0, seconds - cutoff))  # the rest of the outage
         b.proxy.restore()
-        error = session.first("error")
-        dropped = session.first("reconnecting")
+        error = session.first(ev.CallFailed)
+        dropped = session.first(ev.Reconnecting)
         assert error is not None and dropped is not None
         assert error.code == "NETWORK_LOST"
         cutoff_error = error.at - dropped.dropped_at - cutoff
