@@ -287,7 +287,12 @@ class HostileService:
             if responder is None and path.startswith(CALLS):
                 responder = self.rest.get(CALLS)
             await (responder or self._default(path))(writer)
-        except (ConnectionError, asyncio.IncompleteReadError, ValueError):
+        except (
+            ConnectionError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+            ValueError,
+        ):
             pass  # the client gave up: what a hostile server hopes for
         finally:
             self._held.discard(writer)
