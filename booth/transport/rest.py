@@ -32,7 +32,7 @@ from booth.errors import TOKEN_STILL_UNSPENT, BoothError, ErrorCode
 from booth.limits import Limit
 from booth.logs import log_event, register_secret
 from booth.secret import Secret
-from booth.servicetext import clean, clean_word, is_word
+from booth.servicetext import clean, clean_name, clean_word, is_word
 from booth.transport.urlpolicy import HTTP_SCHEMES, WS_SCHEMES, UrlRejected, parse_service_url
 
 log = logging.getLogger(__name__)
@@ -238,6 +238,10 @@ def _optional_str(data: Any, key: str, limit: Limit, answer: Answer) -> str | No
     return value
 
 
+def _clean_or_none(name: str | None) -> str | None:
+    return clean_name(name) if name else None
+
+
 def _optional_id(data: Any, key: str, answer: Answer) -> str | None:
     """An identifier: it becomes a log field and a URL path part, so its alphabet is fixed."""
     value = _optional_str(data, key, limits.IDENTIFIER, answer)
@@ -341,7 +345,7 @@ class RestClient:
             connection_ticket=ticket,
             session_id=_optional_id(data, "sessionId", answer),
             call_id=_optional_id(data, "callId", answer),
-            persona_name=_optional_str(persona, "name", limits.NAME, answer),
+            persona_name=_clean_or_none(_optional_str(persona, "name", limits.NAME, answer)),
         )
 
     async def sdk_token(self) -> CallTicket:
