@@ -133,6 +133,14 @@ async def test_huge_persona_audio_with_a_stalled_reader(
     assert result["peak_rss_growth_mb"] < RSS_BOUND_MB, result["peak_rss_growth_mb"]
 
 
+async def test_oversized_websocket_message(service: h.HostileService, figure: Record) -> None:
+    """A 200 kB text message closes the link before it is held (WS_MESSAGE_BYTES); the resume
+    this server cannot do ends the call at the cutoff."""
+    service.ws = h.ws_sends(json.dumps({"type": "x", "pad": "p" * 200_000}), then_end=False)
+    result = await run_probe(service, figure, hold=30.0)
+    failed_with(result, "NETWORK_LOST")
+
+
 # ── time ──────────────────────────────────────────────────────────────────────
 
 
