@@ -35,9 +35,10 @@ import numpy as np
 from booth.audio import playback as playback_mod
 from booth.audio.jitter import JitterBuffer
 from booth.config import Config, parse_config
-from booth.daemon.app import BoothApp, SessionLike, session_factory_for
+from booth.daemon.app import BoothApp
 from booth.daemon.audio_io import PyAudioMic, PyAudioSpeaker
 from booth.daemon.notify import Notifier
+from booth.daemon.sessions import SessionLike, session_factory_for
 from booth.secret import Secret
 from booth.session import RoleplaySession
 
@@ -252,7 +253,7 @@ class Driver:
         self.app = app
         self.pin = factory.pin(BUTTON)
         self.changed = asyncio.Event()
-        app.events.on("state", lambda _p: self.changed.set())
+        app.events.subscribe(lambda _e: self.changed.set())
 
     def press(self) -> float:
         at = time.monotonic()

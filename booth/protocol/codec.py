@@ -15,6 +15,7 @@ from typing import Any
 from booth import limits
 from booth.limits import Limit
 from booth.protocol.messages import (
+    FRAME_BYTES,
     AgentReady,
     AgentStartTalking,
     AgentStopTalking,
@@ -165,7 +166,7 @@ def parse_server(message: str | bytes) -> ServerEvent:
         return ProtocolError(f"{kind}: {exc}", exc.limit.name if exc.limit else None)
 
 
-def parse_client(message: str | bytes, *, frame_bytes: int | None = 640) -> ClientEvent:
+def parse_client(message: str | bytes, *, frame_bytes: int | None = FRAME_BYTES) -> ClientEvent:
     """A message the server received, as a typed event (the devserver's side)."""
     if isinstance(message, bytes | bytearray | memoryview):
         return _audio(bytes(message), exact=frame_bytes)

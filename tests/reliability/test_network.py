@@ -43,7 +43,7 @@ async def start_call(b: Booth) -> str:
     b.mic.speaking = True
     await b.tap()
     await b.until(lambda: b.app.machine.state in IN_CALL, 15, "a live call")
-    run = b.app.run
+    run = b.app.call
     assert run is not None and run.call_id
     return run.call_id
 
@@ -71,7 +71,7 @@ async def test_blackhole_resumes_the_same_call(
         restored = b.proxy.restore()
         await b.until(lambda: b.app.machine.state in IN_CALL, 15, "back in the call")
         back = await audio_arrives(b, call_id)
-        run = b.app.run
+        run = b.app.call
         assert run is not None
         assert run.call_id == call_id
         assert b.server.calls[call_id].status is CallStatus.LIVE
@@ -102,7 +102,7 @@ async def _past_cutoff(tmp_path: Path, figure: Record, seconds: float, cutoff: f
     ) as b:
         assert b.proxy is not None
         call_id = await start_call(b)
-        session = b.app.run.session if b.app.run else None
+        session = b.app.call.session if b.app.call else None
         assert isinstance(session, RoleplaySession)
         await audio_arrives(b, call_id)
         b.proxy.blackhole()
@@ -121,7 +121,7 @@ async def _past_cutoff(tmp_path: Path, figure: Record, seconds: float, cutoff: f
         await b.server.wait_call(call_id, CallStatus.SCORING, within=cutoff + 10)
         # A press starts the next call, on a working link.
         await start_call(b)
-        run = b.app.run
+        run = b.app.call
         assert run is not None
         assert run.call_id != call_id
 
@@ -136,8 +136,8 @@ async def test_tcp_reset_resumes(tmp_path: Path, figure: Record) -> None:
         await b.until(lambda: "reconnecting" in b.states(), 10, "reconnecting")
         await b.until(lambda: b.app.machine.state in IN_CALL, 10, "resumed")
         back = await audio_arrives(b, call_id)
-        assert b.app.run is not None
-        assert b.app.run.call_id == call_id
+        assert b.app.call is not None
+        assert b.app.call.call_id == call_id
         figure("audio_back_after_reset_s", back - reset_at)
 
 
@@ -158,11 +158,11 @@ async def test_devserver_restarted_mid_call(tmp_path: Path) -> None:
         try:
             # The new process refuses to resume a call it never knew: the call ends, clearly.
             await b.until(lambda: b.app.summaries, 30, "the call's summary")
-            assert b.app.summaries[-1]["END_REASON"] in {"RESUME_REJECTED", "server_shutdown"}
+            assert b.app.summaries[-1].end_reason in {"RESUME_REJECTED", "server_shutdown"}
             await b.wait_state("idle", within=30)
             b.server = restarted  # the next call goes to the new process
             await start_call(b)
-            run = b.app.run
+            run = b.app.call
             assert run is not None
             assert run.call_id != call_id
             assert run.call_id in restarted.calls
@@ -214,4 +214,4 @@ async def test_untrusted_tls_certificate_is_a_clear_error(tmp_path: Path) -> Non
         await b.wait_state("error", within=30)
         assert b.app.machine.error_code == "TLS_VERIFY_FAILED"
         assert b.led == "error"
-        assert b.app.run is None or not b.app.run.call_id
+        assert b.app.call is None or not b.app.call.call_id
