@@ -6,9 +6,12 @@ reason or an error stays one clean line in the log and one clean word in the sum
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,28 +29,34 @@ pytestmark = pytest.mark.reliability
 OPEN_MIC = {"talk_mode": "open"}
 
 
-def use_service(b: Booth, service: h.HostileService) -> None:
-    """Calls (REST and WebSocket) and score polls go to ``service`` from now on."""
-    config = booth_config_for_url(service.api_url)
-    b.app.session_factory = session_factory_for(config, Secret(API_KEY))
-    b.app.rest_factory = lambda: RestClient(service.api_url, API_KEY, timeout=60.0)
+@contextlib.asynccontextmanager
+async def hostile_booth(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, **sections: dict[str, Any]
+) -> AsyncIterator[tuple[h.HostileService, Booth]]:
+    """A booth whose calls (REST and WebSocket) and score polls go to a hostile service; every
+    REST read may take 60 s, so only the booth's own bounds end a trickle."""
+    caplog.set_level(logging.INFO)
+    async with (
+        h.hostile_service() as svc,
+        running_booth(tmp_path, panel=OPEN_MIC, **sections) as b,
+    ):
+        config = booth_config_for_url(svc.api_url)
+        b.app.session_factory = session_factory_for(config, Secret(API_KEY))
+        b.app.rest_factory = lambda: RestClient(svc.api_url, API_KEY, timeout=60.0)
+        b.mic.speaking = True
+        yield svc, b
 
 
 async def test_score_poll_is_bounded_against_a_trickling_service(
-    tmp_path: Path, figure: Record
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, figure: Record
 ) -> None:
-    """A call record trickled a byte a second (47 s in all) with reads that never time out:
+    """A call record trickled a byte a second (51 s in all) with reads that never time out:
     the poll gives up at score_wait and the summary is written."""
-    async with (
-        h.hostile_service() as svc,
-        running_booth(
-            tmp_path, panel=OPEN_MIC, call={"score_wait": 2.0, "score_display": 0.0}
-        ) as b,
-    ):
+    wait = {"score_wait": 2.0, "score_display": 0.0}
+    async with hostile_booth(tmp_path, caplog, call=wait) as (svc, b):
         svc.rest[h.CALLS] = h.trickle_body(
             1.0, b'{"status": "scored", "score": {"overallScore": 80}}'
         )
-        b.app.rest_factory = lambda: RestClient(svc.api_url, API_KEY, timeout=60.0)
         await start_call(b)
         loop = asyncio.get_running_loop()
         before = len(b.app.summaries)
@@ -65,11 +74,8 @@ async def test_score_poll_is_bounded_against_a_trickling_service(
 async def test_malformed_connection_url_then_the_next_press_calls(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO)
-    async with h.hostile_service() as svc, running_booth(tmp_path, panel=OPEN_MIC) as b:
-        use_service(b, svc)
+    async with hostile_booth(tmp_path, caplog) as (svc, b):
         svc.connection_url = "ws://127.0.0.1:99999/ws"
-        b.mic.speaking = True
         await b.tap()
         await b.wait_state("error", within=15)
         assert b.app.machine.error_code == "PROTOCOL_ERROR"
@@ -85,16 +91,13 @@ FORGED = "x\n05:00:00.000 ERROR   booth.daemon.app: call summary: FORGED\x1b[2J"
 async def test_forged_text_stays_one_clean_line(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO)
-    async with h.hostile_service() as svc, running_booth(tmp_path, panel=OPEN_MIC) as b:
-        use_service(b, svc)
+    async with hostile_booth(tmp_path, caplog) as (svc, b):
         svc.ws = h.ws_sends(
             json.dumps({"type": "error", "code": "BAD\nCODE", "message": FORGED}),
             json.dumps({"type": "session_ended", "reason": "done" + FORGED}),
             then_end=False,
         )
         before = len(b.app.summaries)
-        b.mic.speaking = True
         await b.tap()
         await b.until(lambda: len(b.app.summaries) > before, 20, "the summary")
     summary = b.app.summaries[-1]
