@@ -252,6 +252,9 @@ class RoleplaySession:
         except asyncio.CancelledError:
             self._on_closed(sv.Closed(self._clock(), CLIENT_REQUESTED))
             raise
+        except Exception as exc:  # a bug, not the service: still a typed end, then the bug
+            self._fail(ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {clean(exc)}")
+            raise
         self._supervisor = supervisor
         self.state = SessionState.OPEN
         self._connected_at = self._clock()

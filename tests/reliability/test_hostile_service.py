@@ -292,3 +292,21 @@ async def test_malformed_message_flood(service: h.HostileService, figure: Record
     result = await run_probe(service, figure, hold=60.0)
     assert [e["type"] for e in result["events"]][-1] == "Ended"
     assert result["log_lines"] < 50, result["log_lines"]
+
+
+async def test_a_cancelled_connect_still_ends(service: h.HostileService) -> None:
+    """connect() always ends in a typed event, even when its caller gives up on it."""
+    from booth.session import RoleplaySession
+
+    service.ws = h.never_connected
+    session = RoleplaySession(service.api_url, API_KEY, "hostile-drill", request_timeout=2.0)
+    kinds: list[str] = []
+    session.subscribe(lambda e: kinds.append(type(e).__name__))
+    task = asyncio.create_task(session.connect())
+    while service.count(h.REDEEM) == 0:  # the REST set-up is under way
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert kinds == ["Connecting", "Ended"]
+    assert session.end_reason == "client_requested"
