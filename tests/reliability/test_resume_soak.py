@@ -24,6 +24,7 @@ async def test_calls_with_a_resume_each_stay_flat(figure: Record) -> None:
     figure("calls", result["calls"])
     figure("rss_growth_mb", result["rss_growth_mb"])
     figure("log_line_us_start", result["line_us_start"])
+    figure("log_line_us_half", result["line_us_half"])
     figure("log_line_us_end", result["line_us_end"])
     figure("secrets_held", result["secrets_held"])
     assert result["resumes"] == CALLS
