@@ -23,7 +23,7 @@ from tests.reliability.conftest import Record
 pytestmark = pytest.mark.reliability
 
 API_KEY = "ak_live_" + "k" * 32
-# Generous: a child with everything imported sits near 40 MB; the defects grew it by 100+ MB.
+# Generous: the scenarios grow the child's peak RSS by 4-7 MB; the defects grew it 150-1000 MB.
 RSS_BOUND_MB = 25.0
 # Deadlines given to the probe's session: each REST request, the whole connect.
 REQUEST_TIMEOUT = 2.0
