@@ -163,7 +163,7 @@ def parse_server(message: str | bytes) -> ServerEvent:
     try:
         return parser(data)
     except _Invalid as exc:
-        return ProtocolError(f"{kind}: {exc}", exc.limit.name if exc.limit else None)
+        return ProtocolError(f"{kind}: {exc}", exc.limit.name if exc.limit else None, kind)
 
 
 def parse_client(message: str | bytes, *, frame_bytes: int | None = FRAME_BYTES) -> ClientEvent:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from websockets.asyncio.server import ServerConnection
 
 from booth.sim import hostile as h
 from booth.sim.probe import run_in_child
@@ -139,6 +140,19 @@ async def test_oversized_websocket_message(service: h.HostileService, figure: Re
     service.ws = h.ws_sends(json.dumps({"type": "x", "pad": "p" * 200_000}), then_end=False)
     result = await run_probe(service, figure, hold=30.0)
     failed_with(result, "NETWORK_LOST")
+
+
+async def test_connected_past_a_field_limit(service: h.HostileService, figure: Record) -> None:
+    """A `connected` the booth cannot take is a PROTOCOL_ERROR at once, not a wait for one."""
+
+    async def handler(ws: ServerConnection, _: h.HostileService) -> None:
+        await ws.recv()
+        await ws.send(json.dumps({"type": "connected", "resumeToken": "r" * 5000}))
+        await h.idle(ws)
+
+    service.ws = handler
+    failure = failed_with(await run_probe(service, figure), "PROTOCOL_ERROR")
+    assert "TOKEN_CHARS" in failure["message"]
 
 
 # ── time ──────────────────────────────────────────────────────────────────────
