@@ -431,9 +431,9 @@ def _check_cross_field(config: Config, path: Path) -> None:
             "call.idle_timeout",
             f"is longer than call.max_duration ({config.call.max_duration:g} s)",
         )
-    from booth.transport.urlpolicy import check_url_allowed
+    from booth.transport.urlpolicy import HTTP_SCHEMES, check_url_allowed
 
-    problem = check_url_allowed(config.service.api_url)
+    problem = check_url_allowed(config.service.api_url, HTTP_SCHEMES)
     if problem:
         raise ConfigError(path, "service.api_url", problem)
     if config.service.proxy:
@@ -493,11 +493,11 @@ def load_proxy(config: Config, environ: typing.Mapping[str, str] | None = None) 
     user, sep, password = text.partition(":")
     if not sep or not user or not password or "\n" in text:
         raise ConfigError(config.source, key, f"{path}: must hold user:password on one line")
-    register_secret(password)
+    register_secret(password, pinned=True)  # lives as long as the process, like the API key
     proxy = HttpProxy(host, port, user, Secret(password))
     authorization = proxy.authorization()
     assert authorization is not None
-    register_secret(authorization.removeprefix("Basic "))  # the header's base64 form too
+    register_secret(authorization.removeprefix("Basic "), pinned=True)  # the header's form too
     return proxy
 
 

@@ -5,6 +5,6 @@ Nothing in the product imports this package except the commands that exist to si
 time), the in-memory fake mic and speaker, the TCP fault and jitter proxies that model a Wi-Fi
 drop, the scripted demo booth, the supervised ``booth run`` child with its own
 ``NOTIFY_SOCKET``, an event loop on virtual time for the timing tests of the reconnect logic,
-and a real HTTP proxy (tinyproxy as a child process) for the proxy tests and
-``booth bench transport``.
+a hostile voice service with the child-process probe that runs the Python API against it, and
+a real HTTP proxy (tinyproxy as a child process) for the proxy tests and ``booth bench transport``.
 """

@@ -32,9 +32,11 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.uri import parse_uri
 
+from booth.limits import WS_MESSAGE
+from booth.servicetext import clean
 from booth.transport.probe import LinkProbe
 from booth.transport.proxy import HttpProxy, ProxyError, open_tunnel
-from booth.transport.urlpolicy import check_url_allowed
+from booth.transport.urlpolicy import WS_SCHEMES, check_url_allowed
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +66,7 @@ class LinkSettings:
     send_timeout: float = 2.0
     write_guard: int = 16 * 1024  # bytes queued in the socket before mic frames are dropped
     max_pending: int = 50  # messages waiting for the writer task (1 s of mic audio)
-    max_size: int = 128 * 1024  # largest inbound message (codec caps audio at 96 kB)
+    max_size: int = WS_MESSAGE.value  # largest inbound message (codec caps audio at 96 kB)
     max_queue: int = 64  # inbound messages buffered before reading pauses
 
     @classmethod
@@ -160,9 +162,9 @@ class Link:
         ``probe`` (optional) hears of each binary message handed to the connection; ``clock``
         stamps inbound traffic and drops."""
         settings = settings or LinkSettings()
-        problem = check_url_allowed(url)
-        if problem or not url.startswith(("ws://", "wss://")):
-            raise LinkError(problem or "not a ws:// or wss:// URL")
+        problem = check_url_allowed(url, WS_SCHEMES)
+        if problem:
+            raise LinkError(problem)
         try:
             async with asyncio.timeout(settings.open_timeout):
                 ws = await _connect(url, settings, _stamped_by(clock), proxy)
@@ -172,7 +174,7 @@ class Link:
             # The exception text names the host and the failure, never a header or token.
             via = f" (through proxy {proxy.address})" if proxy is not None else ""
             raise LinkError(
-                f"cannot open the WebSocket{via}: {type(exc).__name__}: {exc}"
+                f"cannot open the WebSocket{via}: {type(exc).__name__}: {clean(exc)}"
             ) from None
         assert isinstance(ws, _StampedConnection)
         if settings.tcp_user_timeout is not None:
