@@ -93,6 +93,12 @@ UNKNOWN_TYPES = Limit(
     "distinct unknown message types remembered per call (each is reported once); a server "
     "inventing a type per message must not grow a set for the whole call",
 )
+PROXY_REPLY = Limit(
+    "PROXY_REPLY_BYTES",
+    16 * 1024,
+    "bytes",
+    "an HTTP proxy's answer to CONNECT is a status line and a few headers (h11's own default)",
+)
 SECRETS = Limit(
     "SECRETS_COUNT",
     256,

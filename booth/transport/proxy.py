@@ -21,13 +21,12 @@ from urllib.parse import urlsplit
 
 import h11
 
+from booth import limits
 from booth.secret import Secret
 
 if TYPE_CHECKING:
     import httpx
 
-#: The most a proxy's reply to CONNECT may hold before the tunnel is refused (h11 enforces it).
-MAX_REPLY_BYTES = 16 * 1024
 _RECV_CHUNK = 4096
 
 
@@ -228,7 +227,9 @@ async def _handshake(
     proxy: HttpProxy,
     target: str,
 ) -> None:
-    conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_REPLY_BYTES)
+    # h11 refuses a reply head larger than the limit; the caller's deadline bounds the time.
+    conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=limits.PROXY_REPLY.value)
+    received = 0
     headers = [("Host", target)]
     authorization = proxy.authorization()
     if authorization is not None:
@@ -243,6 +244,9 @@ async def _handshake(
         try:
             event = conn.next_event()
         except h11.RemoteProtocolError:
+            if received > limits.PROXY_REPLY.value:
+                problem = limits.PROXY_REPLY.exceeded("its answer to CONNECT", received)
+                raise ProxyProtocolError(proxy, problem) from None
             raise ProxyProtocolError(proxy, "did not answer CONNECT with HTTP") from None
         if event is h11.NEED_DATA:
             try:
@@ -251,6 +255,7 @@ async def _handshake(
                 raise ProxyUnreachable(proxy, f"connection lost: {_os_reason(exc)}") from None
             if not data:
                 raise ProxyProtocolError(proxy, "closed the connection without answering CONNECT")
+            received += len(data)
             conn.receive_data(data)
             continue
         if isinstance(event, h11.InformationalResponse):
