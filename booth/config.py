@@ -71,16 +71,32 @@ class ServiceSection:
             pattern=r"https?://[^\s/]+(/[^\s]*)?",
         ),
     )
-    flow: Literal["athos", "sdk-token"] = field(
-        default="athos",
-        metadata=_meta("athos: mint + redeem a session; sdk-token: POST /api/v1/sdk/token."),
+    protocol: Literal["booth", "seed003", "atoms"] = field(
+        default="booth",
+        metadata=_meta(
+            "booth: mint + redeem, resume; seed003: POST /api/v1/sdk/token, the raw voice "
+            "WebSocket; atoms: Smallest Atoms register-call and Agent WebSocket."
+        ),
     )
     drill_key: str = field(
         default="cold-call-skeptic",
-        metadata=_meta("The roleplay drill to run.", pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"),
+        metadata=_meta(
+            "The roleplay drill to run (booth protocol only).",
+            pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}",
+        ),
     )
     difficulty: Literal["", "Beginner", "Advanced", "Elite"] = field(
-        default="", metadata=_meta("Empty leaves the service's default.")
+        default="",
+        metadata=_meta(
+            "Empty leaves the service's default; atoms sends it as the `difficulty` variable."
+        ),
+    )
+    agent_id: str = field(
+        default="",
+        metadata=_meta(
+            "atoms: the agent to talk to (required there, refused elsewhere).",
+            pattern=r"([A-Za-z0-9][A-Za-z0-9._-]{0,127})?",
+        ),
     )
     api_key_file: str = field(
         default="",
@@ -92,6 +108,11 @@ class ServiceSection:
     request_timeout: float = field(
         default=10.0, metadata=_meta("Seconds per REST request.", min=1, max=120)
     )
+
+    @property
+    def flow(self) -> Literal["athos", "sdk-token"]:
+        """The REST flow of the protocol (the session's older name for it)."""
+        return "sdk-token" if self.protocol == "seed003" else "athos"
 
 
 @dataclass(frozen=True)
@@ -248,6 +269,14 @@ def load_config(path: Path | str | None = None) -> Config:
 
 
 def parse_config(data: dict[str, Any], path: Path | str = "<config>") -> Config:
+    service = data.get("service")
+    if isinstance(service, dict) and "flow" in service:
+        raise ConfigError(
+            path,
+            "service.flow",
+            'replaced by service.protocol: flow "athos" is protocol "booth", '
+            '"sdk-token" is "seed003"',
+        )
     built = _build(Config, data, "", Path(path))
     return _replace_source(built, str(path))
 
@@ -399,6 +428,19 @@ def _check_cross_field(config: Config, path: Path) -> None:
             path,
             "call.idle_timeout",
             f"is longer than call.max_duration ({config.call.max_duration:g} s)",
+        )
+    service = config.service
+    if service.protocol == "atoms" and not service.agent_id:
+        raise ConfigError(path, "service.agent_id", 'is required with service.protocol = "atoms"')
+    if service.protocol != "atoms" and service.agent_id:
+        raise ConfigError(
+            path,
+            "service.agent_id",
+            f'is only used with protocol "atoms", not "{service.protocol}"',
+        )
+    if service.protocol == "seed003" and service.difficulty:
+        raise ConfigError(
+            path, "service.difficulty", "seed 003 has no place for it: the service never sees it"
         )
     from booth.transport.urlpolicy import check_url_allowed
 

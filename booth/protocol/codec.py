@@ -7,8 +7,8 @@ odd-length audio come back as :class:`ProtocolError`, unknown types as :class:`U
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from booth.protocol.messages import (
     AgentReady,
@@ -30,19 +30,30 @@ from booth.protocol.messages import (
     Unknown,
 )
 
+T = TypeVar("T")
+
 MAX_TEXT_BYTES = 64 * 1024
 # One second of 48 kHz audio: far above any sane chunk, small enough to bound memory.
 MAX_AUDIO_BYTES = 96_000
 ALLOWED_RATES = frozenset({8000, 16000, 24000, 48000})
 
 
-class _Invalid(Exception):
-    """Internal: a field had the wrong type or value."""
+class Invalid(Exception):
+    """A field had the wrong type or value (the dialect codecs turn it into ProtocolError)."""
 
 
-def _text_payload(message: str) -> dict[str, Any] | ProtocolError:
-    if len(message) > MAX_TEXT_BYTES:
-        return ProtocolError(f"text message of {len(message)} characters exceeds {MAX_TEXT_BYTES}")
+_CONTROL = dict.fromkeys(range(32)) | {127: None}
+
+
+def clean(text: str, limit: int = 500) -> str:
+    """A peer's text made safe for a log line: no control characters, bounded length."""
+    return text.translate(_CONTROL)[:limit]
+
+
+def text_payload(message: str, limit: int = MAX_TEXT_BYTES) -> dict[str, Any] | ProtocolError:
+    """A text message as a JSON object, or why it is not one."""
+    if len(message) > limit:
+        return ProtocolError(f"text message of {len(message)} characters exceeds {limit}")
     try:
         data = json.loads(message)
     except (json.JSONDecodeError, RecursionError) as exc:
@@ -52,7 +63,8 @@ def _text_payload(message: str) -> dict[str, Any] | ProtocolError:
     return data
 
 
-def _audio(message: bytes, *, exact: int | None = None) -> Audio | ProtocolError:
+def audio_payload(message: bytes, *, exact: int | None = None) -> Audio | ProtocolError:
+    """PCM bytes as :class:`Audio`, or why they are not whole, bounded 16-bit samples."""
     size = len(message)
     if size == 0:
         return ProtocolError("empty audio message")
@@ -65,39 +77,39 @@ def _audio(message: bytes, *, exact: int | None = None) -> Audio | ProtocolError
     return Audio(bytes(message))
 
 
-def _opt_str(data: dict[str, Any], key: str) -> str | None:
+def opt_str(data: dict[str, Any], key: str) -> str | None:
     value = data.get(key)
     if value is None:
         return None
     if not isinstance(value, str):
-        raise _Invalid(f"{key} must be a string")
+        raise Invalid(f"{key} must be a string")
     return value
 
 
-def _req_str(data: dict[str, Any], key: str) -> str:
-    value = _opt_str(data, key)
+def req_str(data: dict[str, Any], key: str) -> str:
+    value = opt_str(data, key)
     if value is None:
-        raise _Invalid(f"{key} is required")
+        raise Invalid(f"{key} is required")
     return value
 
 
 def _connected(data: dict[str, Any]) -> Connected:
     rate = data.get("sampleRate", 16000)
     if isinstance(rate, bool) or not isinstance(rate, int) or rate not in ALLOWED_RATES:
-        raise _Invalid(f"sampleRate must be one of {sorted(ALLOWED_RATES)}")
+        raise Invalid(f"sampleRate must be one of {sorted(ALLOWED_RATES)}")
     features = data.get("features", [])
     if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
-        raise _Invalid("features must be a list of strings")
+        raise Invalid("features must be a list of strings")
     persona = data.get("persona")
     persona_name = None
     if persona is not None:
         if not isinstance(persona, dict):
-            raise _Invalid("persona must be an object")
-        persona_name = _opt_str(persona, "name")
+            raise Invalid("persona must be an object")
+        persona_name = opt_str(persona, "name")
     return Connected(
-        session_id=_opt_str(data, "sessionId"),
-        call_id=_opt_str(data, "callId"),
-        resume_token=_opt_str(data, "resumeToken"),
+        session_id=opt_str(data, "sessionId"),
+        call_id=opt_str(data, "callId"),
+        resume_token=opt_str(data, "resumeToken"),
         persona_name=persona_name,
         sample_rate=rate,
         features=frozenset(features),
@@ -110,45 +122,57 @@ _SERVER_TYPES: dict[str, Callable[[dict[str, Any]], ServerEvent]] = {
     "agent_start_talking": lambda _: AgentStartTalking(),
     "agent_stop_talking": lambda _: AgentStopTalking(),
     "interruption": lambda _: Interruption(),
-    "resumed": lambda d: Resumed(resume_token=_opt_str(d, "resumeToken")),
-    "session_ended": lambda d: SessionEnded(reason=_opt_str(d, "reason") or "unspecified"),
-    "error": lambda d: ServerError(code=_req_str(d, "code"), message=_opt_str(d, "message") or ""),
+    "resumed": lambda d: Resumed(resume_token=opt_str(d, "resumeToken")),
+    "session_ended": lambda d: SessionEnded(
+        reason=clean(opt_str(d, "reason") or "unspecified", 64)
+    ),
+    "error": lambda d: ServerError(
+        code=clean(req_str(d, "code"), 64), message=clean(opt_str(d, "message") or "")
+    ),
 }
 
 
-def parse_server(message: str | bytes) -> ServerEvent:
-    """A message the client received, as a typed event."""
-    if isinstance(message, bytes | bytearray | memoryview):
-        return _audio(bytes(message))
-    data = _text_payload(message)
+def parse_typed(
+    message: str, table: Mapping[str, Callable[[dict[str, Any]], T]], limit: int = MAX_TEXT_BYTES
+) -> T | Unknown | ProtocolError:
+    """A JSON text message by its ``type``: the table's parser for it, :class:`Unknown` for a
+    type not in the table, :class:`ProtocolError` (never an exception) for anything broken."""
+    data = text_payload(message, limit)
     if isinstance(data, ProtocolError):
         return data
     kind = data.get("type")
     if not isinstance(kind, str):
         return ProtocolError("message has no string 'type'")
-    parser = _SERVER_TYPES.get(kind)
+    parser = table.get(kind)
     if parser is None:
         return Unknown(kind[:64])
     try:
         return parser(data)
-    except _Invalid as exc:
-        return ProtocolError(f"{kind}: {exc}")
+    except Invalid as exc:
+        return ProtocolError(f"{kind[:64]}: {exc}")
+
+
+def parse_server(message: str | bytes) -> ServerEvent:
+    """A message the client received, as a typed event."""
+    if isinstance(message, bytes | bytearray | memoryview):
+        return audio_payload(bytes(message))
+    return parse_typed(message, _SERVER_TYPES)
 
 
 def parse_client(message: str | bytes, *, frame_bytes: int | None = 640) -> ClientEvent:
     """A message the server received, as a typed event (the devserver's side)."""
     if isinstance(message, bytes | bytearray | memoryview):
-        return _audio(bytes(message), exact=frame_bytes)
-    data = _text_payload(message)
+        return audio_payload(bytes(message), exact=frame_bytes)
+    data = text_payload(message)
     if isinstance(data, ProtocolError):
         return data
     kind = data.get("type")
     try:
         if kind is None and "token" in data:
-            return Auth(_req_str(data, "token"))
+            return Auth(req_str(data, "token"))
         if kind == "resume":
-            return Resume(_req_str(data, "resumeToken"))
-    except _Invalid as exc:
+            return Resume(req_str(data, "resumeToken"))
+    except Invalid as exc:
         return ProtocolError(f"{kind or 'auth'}: {exc}")
     if kind == "turn_end":
         return TurnEnd()

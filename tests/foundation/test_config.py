@@ -45,7 +45,15 @@ def test_example_config_is_complete_and_equals_defaults() -> None:
         ("[call]\nidle_timeout = 2\n", "call.idle_timeout", "must be at least 10, got 2"),
         ("[audio]\ninput_gain_db = 99\n", "audio.input_gain_db", "must be at most 40, got 99"),
         ('[panel]\ntalk_mode = "pt"\n', "panel.talk_mode", "did you mean 'ptt'?"),
-        ('[service]\nflow = "grpc"\n', "service.flow", "must be one of 'athos', 'sdk-token'"),
+        ('[service]\nprotocol = "grpc"\n', "service.protocol", "must be one of 'booth',"),
+        ('[service]\nflow = "athos"\n', "service.flow", "replaced by service.protocol"),
+        ('[service]\nprotocol = "atoms"\n', "service.agent_id", "is required"),
+        ('[service]\nagent_id = "a1"\n', "service.agent_id", 'only used with protocol "atoms"'),
+        (
+            '[service]\nprotocol = "seed003"\ndifficulty = "Elite"\n',
+            "service.difficulty",
+            "seed 003 has no place for it",
+        ),
         ("[audio]\ninput_rate = 12345\n", "audio.input_rate", "must be 0 or one of"),
         ('[audio]\ninput_device = "/mic[/"\n', "audio.input_device", "bad regular expression"),
         (
