@@ -438,6 +438,15 @@ def _check_cross_field(config: Config, path: Path) -> None:
             "service.agent_id",
             f'is only used with protocol "atoms", not "{service.protocol}"',
         )
+    if service.protocol == "atoms":
+        for key, value in (
+            ("audio.noise_suppression", config.audio.noise_suppression),
+            ("audio.auto_gain_dbfs", config.audio.auto_gain_dbfs),
+        ):
+            if value:
+                raise ConfigError(
+                    path, key, 'webrtc works at 16 kHz; protocol "atoms" runs at 24 kHz: set 0'
+                )
     if service.protocol == "seed003" and service.difficulty:
         raise ConfigError(
             path, "service.difficulty", "seed 003 has no place for it: the service never sees it"

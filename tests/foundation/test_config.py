@@ -50,6 +50,11 @@ def test_example_config_is_complete_and_equals_defaults() -> None:
         ('[service]\nprotocol = "atoms"\n', "service.agent_id", "is required"),
         ('[service]\nagent_id = "a1"\n', "service.agent_id", 'only used with protocol "atoms"'),
         (
+            '[service]\nprotocol = "atoms"\nagent_id = "a"\n[audio]\nnoise_suppression = 2\n',
+            "audio.noise_suppression",
+            "webrtc works at 16 kHz",
+        ),
+        (
             '[service]\nprotocol = "seed003"\ndifficulty = "Elite"\n',
             "service.difficulty",
             "seed 003 has no place for it",
