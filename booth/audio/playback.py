@@ -38,9 +38,11 @@ class Playback:
         gain_db: float = 0.0,
         block_ms: int = 20,
         source_rate: int = IN_RATE,
+        confirm_underruns: bool = False,
     ) -> None:
         """``source_rate``: the rate of what is written (the protocol's persona audio)."""
         self.source_rate = source_rate
+        self.confirm_underruns = confirm_underruns  # see JitterBuffer
         self.device_pattern = device
         self.configured_rate = rate
         self.prebuffer_ms = prebuffer_ms
@@ -53,7 +55,9 @@ class Playback:
         self._pa: Any = None
         self._stream: Any = None
         self._lock = threading.Lock()
-        self._jitter = JitterBuffer(source_rate, prebuffer_ms, capacity_ms)
+        self._jitter = JitterBuffer(
+            source_rate, prebuffer_ms, capacity_ms, confirm_underruns=confirm_underruns
+        )
         self._framer: Framer | None = None
         self._early = bytearray()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -172,7 +176,13 @@ class Playback:
             block = rate * self.block_ms // 1000
             with self._lock:
                 # A fresh buffer per open: one stream, and one set of counters, per call.
-                self._jitter = JitterBuffer(rate, self.prebuffer_ms, self.capacity_ms, channels)
+                self._jitter = JitterBuffer(
+                    rate,
+                    self.prebuffer_ms,
+                    self.capacity_ms,
+                    channels,
+                    confirm_underruns=self.confirm_underruns,
+                )
                 self._framer = Framer(
                     self.source_rate,
                     rate,
