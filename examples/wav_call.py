@@ -24,6 +24,7 @@ import sys
 import wave
 from pathlib import Path
 
+from booth import call_events as ev
 from booth.audio.framer import Framer
 from booth.protocol.dialects import NAMES, traits
 from booth.session import RoleplaySession
@@ -99,7 +100,7 @@ async def hold_call(
         out.setsampwidth(2)
         out.setframerate(session.sample_rate)
         out.writeframes(bytes(heard))
-    ended = session.first("ended")
+    ended = session.first(ev.Ended)
     summary = {
         "protocol": protocol,
         "callId": session.call_id,

@@ -213,7 +213,7 @@ class LiveCall:
         if not resumed:
             connected = Connected(
                 session_id=self.call.session_id,
-                call_id=self.call.call_id,
+                call_id=None if self.faults.hide_call_id else self.call.call_id,
                 resume_token=self._new_resume_token() if self.mode.resume else None,
                 persona_name=self.call.drill.persona_name,
                 sample_rate=self.mode.wire_rate,

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from booth.protocol.messages import (
+    FRAME_BYTES,
     AgentReady,
     AgentStartTalking,
     AgentStopTalking,
@@ -159,7 +160,7 @@ def parse_server(message: str | bytes) -> ServerEvent:
     return parse_typed(message, _SERVER_TYPES)
 
 
-def parse_client(message: str | bytes, *, frame_bytes: int | None = 640) -> ClientEvent:
+def parse_client(message: str | bytes, *, frame_bytes: int | None = FRAME_BYTES) -> ClientEvent:
     """A message the server received, as a typed event (the devserver's side)."""
     if isinstance(message, bytes | bytearray | memoryview):
         return audio_payload(bytes(message), exact=frame_bytes)
