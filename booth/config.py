@@ -273,16 +273,30 @@ def load_config(path: Path | str | None = None) -> Config:
 
 
 def parse_config(data: dict[str, Any], path: Path | str = "<config>") -> Config:
-    service = data.get("service")
-    if isinstance(service, dict) and "flow" in service:
-        raise ConfigError(
-            path,
-            "service.flow",
-            'replaced by service.protocol: flow "athos" is protocol "booth", '
-            '"sdk-token" is "seed003"',
-        )
-    built = _build(Config, data, "", Path(path))
+    built = _build(Config, _migrate(data, path), "", Path(path))
     return _replace_source(built, str(path))
+
+
+# service.flow, the older key: "athos" is protocol "booth", "sdk-token" is "seed003".
+_FLOWS = {"athos": "booth", "sdk-token": "seed003"}
+
+
+def _migrate(data: dict[str, Any], path: Path | str) -> dict[str, Any]:
+    """A config using ``service.flow`` as if it said ``service.protocol``."""
+    service = data.get("service")
+    if not isinstance(service, dict) or "flow" not in service:
+        return data
+    service = dict(service)
+    flow = service.pop("flow")
+    if flow not in _FLOWS:
+        choices = ", ".join(repr(f) for f in _FLOWS)
+        raise ConfigError(path, "service.flow", f"must be one of {choices}, got {flow!r}")
+    protocol = _FLOWS[flow]
+    if service.setdefault("protocol", protocol) != protocol:
+        raise ConfigError(
+            path, "service.flow", f"says {protocol!r} but service.protocol says otherwise"
+        )
+    return {**data, "service": service}
 
 
 def _replace_source(config: Config, source: str) -> Config:

@@ -126,8 +126,9 @@ class Playback:
         """The turn is over: play out what is queued and do not count the drain as an
         underrun."""
         with self._lock:
-            self._drain_framer()
-            self._jitter.mark_end()
+            self._jitter.mark_end()  # first: running dry so far was the turn's end
+            self._drain_framer()  # the filter's tail, which is audio of this turn …
+            self._jitter.mark_end()  # … so its end again
 
     def play_cue(self, pcm16k: bytes) -> None:
         """Play a sound cue through the same stream (queued after any speech)."""

@@ -75,6 +75,12 @@ class ClientProtocol:
         return self.hello(token)
 
     @property
+    def audio_rate(self) -> int:
+        """The rate of the audio the booth sends and plays (the wire's, unless the dialect
+        resamples at the edge)."""
+        return self.sample_rate
+
+    @property
     def frame_bytes(self) -> int:
         """Bytes of one 20 ms mic frame as :meth:`audio` takes it."""
         return FRAME_BYTES

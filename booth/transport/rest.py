@@ -22,6 +22,8 @@ import httpx
 
 from booth.errors import TOKEN_STILL_UNSPENT, BoothError, ErrorCode
 from booth.logs import log_event, register_secret, scrub
+from booth.protocol.codec import Invalid
+from booth.protocol.dialects import atoms
 from booth.secret import Secret
 from booth.transport.urlpolicy import check_url_allowed
 
@@ -142,6 +144,9 @@ def error_from_response(response: httpx.Response) -> RestError:
     except ValueError:
         body = None
     envelope = body.get("error") if isinstance(body, dict) else None
+    listed = atoms.error_text(body)  # the Atoms envelope: {"status": false, "errors": [...]}
+    if listed:
+        message = listed
     if isinstance(envelope, dict):
         if isinstance(envelope.get("code"), str) and envelope["code"]:
             code = envelope["code"][:64]
@@ -295,9 +300,10 @@ class RestClient:
         )
 
     async def sdk_token(self) -> CallTicket:
-        """Seed-003 flow: POST /api/v1/sdk/token -> {token, ws_url}."""
+        """Seed 003: POST /api/v1/sdk/token with no body (the seed defines none, so no drill
+        and no difficulty) -> {token, ws_url}."""
         response = await self._request(
-            "POST", "/api/v1/sdk/token", bearer=self._api_key, json={}, retry=True
+            "POST", "/api/v1/sdk/token", bearer=self._api_key, retry=True
         )
         data = response.json()
         token = _require_str(data, "token", response)
@@ -305,6 +311,53 @@ class RestClient:
         url = _require_str(data, "ws_url", response)
         self._check_ws_url(url, response)
         return CallTicket(connection_url=url, connection_ticket=token)
+
+    async def register_call(
+        self, agent_id: str, variables: dict[str, str] | None = None
+    ) -> CallTicket:
+        """Atoms: POST /atoms/v1/conversation/register-call -> a single-use ``wct_`` token and
+        the Agent WebSocket URL it opens (on this client's host). Retried like a mint: the
+        token is spent only by the WebSocket."""
+        try:
+            response = await self._request(
+                "POST",
+                atoms.REGISTER_PATH,
+                bearer=self._api_key,
+                json=atoms.register_body(agent_id, variables),
+                retry=True,
+            )
+        except RestError as exc:
+            if exc.status == 404:  # the agent is Atoms' drill
+                raise RestError(
+                    ErrorCode.DRILL_NOT_FOUND, exc.message, status=404, request_id=exc.request_id
+                ) from None
+            raise
+        try:
+            registration = atoms.parse_registration(response.json())
+        except Invalid as exc:
+            raise ProtocolViolation(
+                f"register-call: {exc}",
+                status=response.status_code,
+                request_id=response.headers.get("X-Athos-Request-Id"),
+            ) from None
+        register_secret(registration.access_token)
+        url = atoms.connect_url(self.api_url, registration.access_token)
+        return CallTicket(connection_url=url, connection_ticket=registration.access_token)
+
+    async def get_conversation(self, call_id: str) -> dict[str, Any]:
+        """Atoms: GET /atoms/v1/conversation/{callId}, the ``data`` of the conversation log."""
+        response = await self._request(
+            "GET", atoms.conversation_path(call_id), bearer=self._api_key, retry=True
+        )
+        body = response.json()
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            raise ProtocolViolation(
+                "conversation log has no 'data' object",
+                status=response.status_code,
+                request_id=response.headers.get("X-Athos-Request-Id"),
+            )
+        return data
 
     async def start_call(
         self,

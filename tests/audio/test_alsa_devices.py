@@ -218,6 +218,33 @@ async def test_running_dry_mid_stream_counts_an_underrun(tmp_path: Path) -> None
             await playback.stop()
 
 
+async def ran_dry(playback: Playback) -> None:
+    """Until the device has asked for more than was queued (the stream stopped playing)."""
+    await asyncio.wait_for(playback.wait_drained(), 5)
+    async with asyncio.timeout(5):
+        while playback.playing:  # PortAudio's thread changes it
+            await asyncio.sleep(0.005)
+
+
+async def test_confirmed_underruns_on_a_real_stream(tmp_path: Path) -> None:
+    """A service without turn markers: the end of its audio is known only later (mark_end
+    after the persona went quiet), and running dry before that is no underrun."""
+    with alsa_file_devices(tmp_path, rate=16000, paced=True) as devs:
+        playback = Playback(devs.playback_name, rate=16000, prebuffer_ms=40, confirm_underruns=True)
+        await playback.start()
+        try:
+            playback.write(make_signal(16000, 0.1, 10).tobytes())
+            await ran_dry(playback)  # the end, or a gap?
+            playback.mark_end()  # the end
+            assert playback.stats.underruns == 0
+            playback.write(make_signal(16000, 0.1, 11).tobytes())
+            await ran_dry(playback)
+            playback.write(make_signal(16000, 0.1, 12).tobytes())  # a gap: more of the turn
+            assert playback.stats.underruns == 1
+        finally:
+            await playback.stop()
+
+
 async def test_capture_to_a_callback_only(tmp_path: Path) -> None:
     signal = make_signal(16000, 0.5, 9)
     got: list[CapturedFrame] = []

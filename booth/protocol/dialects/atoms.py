@@ -232,6 +232,10 @@ class AtomsProtocol(ClientProtocol):
     def frame_bytes(self) -> int:
         return self.booth_rate // 50 * 2
 
+    @property
+    def audio_rate(self) -> int:
+        return self.booth_rate
+
     def parse(self, message: str | bytes) -> ServerEvent:
         return parse_server(message)
 
