@@ -469,9 +469,9 @@ def _check_cross_field(config: Config, path: Path) -> None:
         raise ConfigError(
             path, "service.difficulty", "seed 003 has no place for it: the service never sees it"
         )
-    from booth.transport.urlpolicy import check_url_allowed
+    from booth.transport.urlpolicy import HTTP_SCHEMES, check_url_allowed
 
-    problem = check_url_allowed(config.service.api_url)
+    problem = check_url_allowed(config.service.api_url, HTTP_SCHEMES)
     if problem:
         raise ConfigError(path, "service.api_url", problem)
 

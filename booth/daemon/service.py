@@ -56,7 +56,7 @@ async def serve(config: Config, api_key: Secret) -> int:
 def run_daemon(config: Config, api_key: Secret) -> int:
     """The daemon's whole life; returns the process exit status."""
     setup_logging(config.logging.level, config.logging.target, BOOTH_ID=config.booth.id)
-    register_secret(api_key.reveal())
+    register_secret(api_key.reveal(), pinned=True)
     log_event(
         log,
         logging.INFO,

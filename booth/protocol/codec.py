@@ -1,7 +1,9 @@
 """Parse and serialise booth voice WebSocket messages. Sans-I/O: bytes and str in and out.
 
 Parsing never raises on what a peer sends: malformed JSON, wrong field types, oversize text and
-odd-length audio come back as :class:`ProtocolError`, unknown types as :class:`Unknown`.
+odd-length audio come back as :class:`ProtocolError`, unknown types as :class:`Unknown`. Every
+field has a size limit (:mod:`booth.limits`; past it a ProtocolError naming the limit), and text
+the server wrote (codes, reasons, messages, names) comes out cleaned: safe to log and show.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from booth import limits
+from booth.limits import Limit
 from booth.protocol.messages import (
     FRAME_BYTES,
     AgentReady,
@@ -30,31 +34,28 @@ from booth.protocol.messages import (
     TurnEnd,
     Unknown,
 )
+from booth.servicetext import clean, clean_name, clean_word, is_word
 
 T = TypeVar("T")
 
-MAX_TEXT_BYTES = 64 * 1024
-# One second of 48 kHz audio: far above any sane chunk, small enough to bound memory.
-MAX_AUDIO_BYTES = 96_000
+MAX_TEXT_BYTES = limits.WS_TEXT.value
+MAX_AUDIO_BYTES = limits.AUDIO_MESSAGE.value
 ALLOWED_RATES = frozenset({8000, 16000, 24000, 48000})
 
 
 class Invalid(Exception):
-    """A field had the wrong type or value (the dialect codecs turn it into ProtocolError)."""
+    """A field had the wrong type or value (or broke ``limit``); the dialect codecs turn it
+    into a :class:`ProtocolError`."""
+
+    def __init__(self, problem: str, limit: Limit | None = None) -> None:
+        super().__init__(problem)
+        self.limit = limit
 
 
-_CONTROL = dict.fromkeys(range(32)) | {127: None}
-
-
-def clean(text: str, limit: int = 500) -> str:
-    """A peer's text made safe for a log line: no control characters, bounded length."""
-    return text.translate(_CONTROL)[:limit]
-
-
-def text_payload(message: str, limit: int = MAX_TEXT_BYTES) -> dict[str, Any] | ProtocolError:
+def text_payload(message: str, limit: Limit = limits.WS_TEXT) -> dict[str, Any] | ProtocolError:
     """A text message as a JSON object, or why it is not one."""
-    if len(message) > limit:
-        return ProtocolError(f"text message of {len(message)} characters exceeds {limit}")
+    if len(message) > limit.value:
+        return ProtocolError(limit.exceeded("text message", len(message)), limit.name)
     try:
         data = json.loads(message)
     except (json.JSONDecodeError, RecursionError) as exc:
@@ -72,25 +73,37 @@ def audio_payload(message: bytes, *, exact: int | None = None) -> Audio | Protoc
     if size % 2:
         return ProtocolError(f"audio message of {size} bytes is not whole 16-bit samples")
     if size > MAX_AUDIO_BYTES:
-        return ProtocolError(f"audio message of {size} bytes exceeds {MAX_AUDIO_BYTES}")
+        return ProtocolError(
+            limits.AUDIO_MESSAGE.exceeded("audio message", size), limits.AUDIO_MESSAGE.name
+        )
     if exact is not None and size != exact:
         return ProtocolError(f"audio frame of {size} bytes; frames are exactly {exact} bytes")
     return Audio(bytes(message))
 
 
-def opt_str(data: dict[str, Any], key: str) -> str | None:
+def opt_str(data: dict[str, Any], key: str, limit: Limit) -> str | None:
     value = data.get(key)
     if value is None:
         return None
     if not isinstance(value, str):
         raise Invalid(f"{key} must be a string")
+    if len(value) > limit.value:
+        raise Invalid(limit.exceeded(key, len(value)), limit)
     return value
 
 
-def req_str(data: dict[str, Any], key: str) -> str:
-    value = opt_str(data, key)
+def req_str(data: dict[str, Any], key: str, limit: Limit) -> str:
+    value = opt_str(data, key, limit)
     if value is None:
         raise Invalid(f"{key} is required")
+    return value
+
+
+def opt_id(data: dict[str, Any], key: str) -> str | None:
+    """An identifier: it becomes a log field and a URL path part, so its alphabet is fixed."""
+    value = opt_str(data, key, limits.IDENTIFIER)
+    if value is not None and not is_word(value):
+        raise Invalid(f"{key} has characters outside [A-Za-z0-9_.:-]")
     return value
 
 
@@ -101,19 +114,22 @@ def _connected(data: dict[str, Any]) -> Connected:
     features = data.get("features", [])
     if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
         raise Invalid("features must be a list of strings")
+    if len(features) > limits.FEATURES.value:
+        raise Invalid(limits.FEATURES.exceeded("features", len(features)), limits.FEATURES)
     persona = data.get("persona")
     persona_name = None
     if persona is not None:
         if not isinstance(persona, dict):
             raise Invalid("persona must be an object")
-        persona_name = opt_str(persona, "name")
+        name = opt_str(persona, "name", limits.NAME)
+        persona_name = clean_name(name) if name is not None else None
     return Connected(
-        session_id=opt_str(data, "sessionId"),
-        call_id=opt_str(data, "callId"),
-        resume_token=opt_str(data, "resumeToken"),
+        session_id=opt_id(data, "sessionId"),
+        call_id=opt_id(data, "callId"),
+        resume_token=opt_str(data, "resumeToken", limits.TOKEN),
         persona_name=persona_name,
         sample_rate=rate,
-        features=frozenset(features),
+        features=frozenset(clean_word(f) for f in features),
     )
 
 
@@ -123,18 +139,19 @@ _SERVER_TYPES: dict[str, Callable[[dict[str, Any]], ServerEvent]] = {
     "agent_start_talking": lambda _: AgentStartTalking(),
     "agent_stop_talking": lambda _: AgentStopTalking(),
     "interruption": lambda _: Interruption(),
-    "resumed": lambda d: Resumed(resume_token=opt_str(d, "resumeToken")),
+    "resumed": lambda d: Resumed(resume_token=opt_str(d, "resumeToken", limits.TOKEN)),
     "session_ended": lambda d: SessionEnded(
-        reason=clean(opt_str(d, "reason") or "unspecified", 64)
+        reason=clean_word(opt_str(d, "reason", limits.CODE) or "unspecified")
     ),
     "error": lambda d: ServerError(
-        code=clean(req_str(d, "code"), 64), message=clean(opt_str(d, "message") or "")
+        code=clean_word(req_str(d, "code", limits.CODE)),
+        message=clean(opt_str(d, "message", limits.MESSAGE) or ""),
     ),
 }
 
 
 def parse_typed(
-    message: str, table: Mapping[str, Callable[[dict[str, Any]], T]], limit: int = MAX_TEXT_BYTES
+    message: str, table: Mapping[str, Callable[[dict[str, Any]], T]], limit: Limit = limits.WS_TEXT
 ) -> T | Unknown | ProtocolError:
     """A JSON text message by its ``type``: the table's parser for it, :class:`Unknown` for a
     type not in the table, :class:`ProtocolError` (never an exception) for anything broken."""
@@ -146,11 +163,12 @@ def parse_typed(
         return ProtocolError("message has no string 'type'")
     parser = table.get(kind)
     if parser is None:
-        return Unknown(kind[:64])
+        return Unknown(clean_word(kind))
     try:
         return parser(data)
     except Invalid as exc:
-        return ProtocolError(f"{kind[:64]}: {exc}")
+        word = clean_word(kind)
+        return ProtocolError(f"{word}: {exc}", exc.limit.name if exc.limit else None, word)
 
 
 def parse_server(message: str | bytes) -> ServerEvent:
@@ -170,18 +188,18 @@ def parse_client(message: str | bytes, *, frame_bytes: int | None = FRAME_BYTES)
     kind = data.get("type")
     try:
         if kind is None and "token" in data:
-            return Auth(req_str(data, "token"))
+            return Auth(req_str(data, "token", limits.TOKEN))
         if kind == "resume":
-            return Resume(req_str(data, "resumeToken"))
+            return Resume(req_str(data, "resumeToken", limits.TOKEN))
     except Invalid as exc:
-        return ProtocolError(f"{kind or 'auth'}: {exc}")
+        return ProtocolError(f"{clean_word(kind or 'auth')}: {exc}")
     if kind == "turn_end":
         return TurnEnd()
     if kind == "end":
         return End()
     if not isinstance(kind, str):
         return ProtocolError("message has no string 'type'")
-    return Unknown(kind[:64])
+    return Unknown(clean_word(kind))
 
 
 def _dump(data: dict[str, Any]) -> str:

@@ -81,7 +81,8 @@ def test_every_name_has_traits_and_a_protocol() -> None:
     [
         ('{"type":"agent_ready"}', AgentReady()),
         ('{"type":"session_ended","reason":"server_shutdown"}', SessionEnded("server_shutdown")),
-        ('{"type":"error","code":"X","message":"m\\u0007"}', ServerError("X", "m")),
+        # The service's text made safe: a control character shown, not acted on.
+        ('{"type":"error","code":"X","message":"m\\u0007"}', ServerError("X", "m\\x07")),
         (bytes(640), Audio(bytes(640))),
     ],
 )
@@ -241,7 +242,7 @@ def test_atoms_rest_shapes() -> None:
     ):
         with pytest.raises(Invalid):
             parse_registration(bad)
-    assert error_text({"status": False, "errors": ["Agent\nnot found", 3]}) == "Agentnot found"
+    assert error_text({"status": False, "errors": ["Agent\nnot found", 3]}) == "Agent\\nnot found"
     assert error_text({"error": {}}) is None
     assert connect_url("https://api.example.com/", "wct_a+b") == (
         "wss://api.example.com/atoms/v1/agent/connect?token=wct_a%2Bb"

@@ -25,14 +25,16 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from booth import limits
 from booth.audio.framer import Framer
+from booth.limits import Limit
 from booth.protocol.client import ClientProtocol, Phase
 from booth.protocol.codec import (
     ALLOWED_RATES,
     MAX_AUDIO_BYTES,
     Invalid,
     audio_payload,
-    clean,
+    opt_id,
     opt_str,
     parse_typed,
     req_str,
@@ -54,13 +56,22 @@ from booth.protocol.messages import (
     TextInput,
     Transcript,
 )
+from booth.servicetext import clean, clean_word
 
 RATE = 24000  # with a wct_ token the service fixes the rate at 24 kHz
 REGISTER_PATH = "/atoms/v1/conversation/register-call"
 CONNECT_PATH = "/atoms/v1/agent/connect"
 CONVERSATION_PATH = "/atoms/v1/conversation/"
-# Base64 of one second of 48 kHz audio plus the envelope; the link refuses more anyway.
-MAX_TEXT = 128 * 1024
+MAX_TEXT = Limit(
+    "ATOMS_TEXT_CHARS",
+    limits.WS_MESSAGE.value,
+    "chars",
+    "every Atoms message is JSON; output_audio.delta carries up to AUDIO_MESSAGE_BYTES of PCM "
+    "as base64 (4/3 larger), so the link's own message limit is the bound",
+)
+TRANSCRIPT = Limit(
+    "TRANSCRIPT_CHARS", 4000, "chars", "a turn's text, cumulative; a minute of speech"
+)
 CLOSE_REASONS = frozenset({"client_requested", "websocket_closed", "ended"})
 ROLES = frozenset({"user", "assistant"})
 FATAL_CLOSE = 4000  # a setup or auth failure: `error`, then this close code
@@ -88,7 +99,7 @@ def parse_registration(body: Any) -> Registration:
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, dict) or body.get("status") is not True:
         raise Invalid("register-call answered without {status: true, data: {…}}")
-    token = req_str(data, "access_token")
+    token = req_str(data, "access_token", limits.TOKEN)
     if not token.startswith("wct_"):
         raise Invalid("access_token is not a wct_ token")
     expires, rate = data.get("expires_in", 30), data.get("sample_rate", RATE)
@@ -128,9 +139,12 @@ def conversation_path(call_id: str) -> str:
 
 
 def _b64_audio(data: dict[str, Any]) -> Audio | ProtocolError:
-    text = req_str(data, "audio")
+    text = req_str(data, "audio", MAX_TEXT)
     if len(text) > MAX_AUDIO_BYTES * 4 // 3 + 4:
-        return ProtocolError(f"audio of {len(text)} base64 characters is too long")
+        return ProtocolError(
+            limits.AUDIO_MESSAGE.exceeded("audio (base64)", len(text) * 3 // 4),
+            limits.AUDIO_MESSAGE.name,
+        )
     try:
         pcm = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
@@ -152,11 +166,18 @@ def _rate(data: dict[str, Any]) -> int:
     return rate
 
 
+def _req_id(data: dict[str, Any], key: str) -> str:
+    value = opt_id(data, key)
+    if value is None:
+        raise Invalid(f"{key} is required")
+    return value
+
+
 def _transcript(data: dict[str, Any], final: bool) -> Transcript:
-    role = req_str(data, "role")
+    role = req_str(data, "role", limits.CODE)
     if role not in ROLES:
         raise Invalid("role must be 'user' or 'assistant'")
-    return Transcript(role, clean(req_str(data, "text"), 2000), final)
+    return Transcript(role, clean(req_str(data, "text", TRANSCRIPT), TRANSCRIPT.value), final)
 
 
 def _error(data: dict[str, Any]) -> ServerError:
@@ -165,13 +186,15 @@ def _error(data: dict[str, Any]) -> ServerError:
         code = str(code)  # an HTTP status: the spec sends it as a string, tolerate a number
     if not isinstance(code, str) or not code:
         raise Invalid("code is required")
-    return ServerError(clean(code, 64), clean(opt_str(data, "message") or ""))
+    if len(code) > limits.CODE.value:
+        raise Invalid(limits.CODE.exceeded("code", len(code)), limits.CODE)
+    return ServerError(clean_word(code), clean(opt_str(data, "message", limits.MESSAGE) or ""))
 
 
 _SERVER: dict[str, Callable[[dict[str, Any]], ServerEvent]] = {
     "session.created": lambda d: Connected(
-        session_id=clean(req_str(d, "session_id"), 128),
-        call_id=clean(req_str(d, "call_id"), 128),
+        session_id=_req_id(d, "session_id"),
+        call_id=_req_id(d, "call_id"),
         sample_rate=_rate(d),
     ),
     "output_audio.delta": _b64_audio,
@@ -181,7 +204,7 @@ _SERVER: dict[str, Callable[[dict[str, Any]], ServerEvent]] = {
     "transcript": lambda d: _transcript(d, True),
     "transcript.delta": lambda d: _transcript(d, False),
     "error": _error,
-    "session.closed": lambda d: SessionEnded(clean(req_str(d, "reason"), 64)),
+    "session.closed": lambda d: SessionEnded(clean_word(req_str(d, "reason", limits.CODE))),
 }
 
 
@@ -349,7 +372,7 @@ def _append(data: dict[str, Any]) -> Audio | ProtocolError:
 
 
 def _text_input(data: dict[str, Any]) -> TextInput:
-    text = req_str(data, "text")
+    text = req_str(data, "text", TRANSCRIPT)
     if not text:
         raise Invalid("text must not be empty")
     return TextInput(text[:4000])

@@ -14,11 +14,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from booth import limits
 from booth.protocol.client import ClientProtocol
 from booth.protocol.codec import (
     Invalid,
     audio_payload,
-    clean,
     opt_str,
     parse_typed,
     req_str,
@@ -37,6 +37,7 @@ from booth.protocol.messages import (
     SessionEnded,
     Unknown,
 )
+from booth.servicetext import clean, clean_word
 
 TOKEN_PATH = "/api/v1/sdk/token"  # noqa: S105 (a path, not a secret)
 END_REASONS = frozenset({"agent_disconnected", "session_closed", "server_shutdown"})
@@ -46,9 +47,12 @@ _SERVER: dict[str, Callable[[dict[str, Any]], ServerEvent]] = {
     # The seed defines no field of `connected`: whatever else came is not relied on.
     "connected": lambda _: Connected(),
     "agent_ready": lambda _: AgentReady(),
-    "session_ended": lambda d: SessionEnded(clean(opt_str(d, "reason") or "unspecified", 64)),
+    "session_ended": lambda d: SessionEnded(
+        clean_word(opt_str(d, "reason", limits.CODE) or "unspecified")
+    ),
     "error": lambda d: ServerError(
-        clean(req_str(d, "code"), 64), clean(opt_str(d, "message") or "")
+        clean_word(req_str(d, "code", limits.CODE)),
+        clean(opt_str(d, "message", limits.MESSAGE) or ""),
     ),
 }
 
@@ -95,7 +99,7 @@ class Seed003ServerCodec:
         kind = data.get("type")
         if kind is None and "token" in data:
             try:
-                return Auth(req_str(data, "token"))
+                return Auth(req_str(data, "token", limits.TOKEN))
             except Invalid as exc:
                 return ProtocolError(f"auth: {exc}")
         if not isinstance(kind, str):
