@@ -44,6 +44,7 @@ class Phase(Enum):
 
 class ClientProtocol:
     dialect = "booth"
+    connected_type = "connected"  # the message that accepts the call
     resumable = True  # the dialect has resume at all (the server may still not offer it)
 
     def __init__(self) -> None:

@@ -218,7 +218,9 @@ class Supervisor:
                         raise ConnectRefused(code, text)
                     case SessionEnded(reason=reason):
                         raise ConnectRefused(reason, "the service ended the session at once")
-                    case ProtocolError(about="connected", problem=problem):
+                    case ProtocolError(about=about, problem=problem) if (
+                        about == self.protocol.connected_type
+                    ):
                         # A `connected` we cannot take will not come right by waiting for it.
                         raise ConnectRefused(ErrorCode.PROTOCOL_ERROR, problem)
                     case _:

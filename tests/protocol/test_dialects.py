@@ -190,6 +190,15 @@ def test_atoms_malformed(message: str | bytes) -> None:
     assert isinstance(event, ProtocolError)
 
 
+def test_a_session_created_the_booth_cannot_take_says_so() -> None:
+    """The supervisor fails the connect at once on it, as on a bad `connected`."""
+    proto = AtomsProtocol()
+    proto.opening("t")
+    bad = '{"type":"session.created","session_id":"s","call_id":"c","sample_rate":1,"channels":1}'
+    [event] = proto.receive(bad)
+    assert isinstance(event, ProtocolError) and event.about == proto.connected_type
+
+
 def test_atoms_unknown_is_ignored() -> None:
     assert opened_atoms().receive('{"type":"metrics","rtt":3}') == [Unknown("metrics")]
 

@@ -231,6 +231,7 @@ class AtomsProtocol(ClientProtocol):
     """JSON events only; the token travels in the URL, so there is no first message."""
 
     dialect = "atoms"
+    connected_type = "session.created"
     resumable = False
 
     def __init__(self, booth_rate: int = RATE) -> None:
