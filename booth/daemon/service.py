@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from booth.config import Config
+from booth.daemon import control
 from booth.daemon.app import BoothApp
+from booth.daemon.control_target import AppControl
 from booth.errors import EX_OK
 from booth.logs import log_event, register_secret, setup_logging
 from booth.secret import Secret
@@ -47,9 +50,31 @@ async def serve(config: Config, api_key: Secret) -> int:
     )
     remove = install_signal_handlers(asyncio.get_running_loop(), app.request_stop)
     try:
-        return await app.run_forever()
+        async with control_socket(app):
+            return await app.run_forever()
     finally:
         remove()
+
+
+@contextlib.asynccontextmanager
+async def control_socket(app: BoothApp) -> AsyncIterator[None]:
+    """The local control socket (booth status / press) beside the daemon, where systemd gave
+    us a runtime directory; a socket that cannot be made is logged, never fatal."""
+    path = control.socket_path()
+    if path is None:
+        yield
+        return
+    server = control.ControlServer(path, AppControl(app))
+    try:
+        await server.start()
+    except OSError as exc:
+        log_event(log, logging.WARNING, f"no control socket: {exc}", EVENT="control_socket")
+        yield
+        return
+    try:
+        yield
+    finally:
+        await server.close()
 
 
 def run_daemon(config: Config, api_key: Secret) -> int:
