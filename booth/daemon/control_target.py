@@ -40,8 +40,9 @@ class AppControl:
         self._gesture("double_press")
 
     def start_test_call(self) -> None:
-        """A call as a tap starts it: the persona opens, the mic stays closed until a press."""
-        if self.app.machine.state is m.State.IDLE:
+        """A call as a tap starts it: the persona opens, the mic stays closed until a press.
+        Wherever the button would start one (idle, the score on show, an error to retry)."""
+        if self.app.machine.state not in m.CALL_STATES:
             self.press()
             self.release()
 
@@ -113,7 +114,7 @@ class AppControl:
         """`booth doctor`'s mic and speaker checks, run by the daemon itself (its user, its
         devices), while no call holds them; the GPIO row is the daemon's own pins."""
         app = self.app
-        if app.machine.state in m.CALL_STATES or app.machine.state is m.State.SCORING:
+        if app.machine.state in m.CALL_STATES:
             return self.device_rows()
         from booth.daemon.audio_io import _portaudio_lock
         from booth.ops import doctor
