@@ -43,7 +43,7 @@ NEEDS_A_PERSON = frozenset(
     }
 )
 
-#: Redeem failures that leave the session token unspent (DESIGN §2); any other needs a new mint.
+#: Redeem failures that leave the session token unspent (docs/protocol.md §2.3); others spend it.
 TOKEN_STILL_UNSPENT = frozenset(
     {ErrorCode.INVALID_TOKEN, ErrorCode.TOKEN_EXPIRED, ErrorCode.INVALID_REQUEST}
 )

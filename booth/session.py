@@ -1,7 +1,7 @@
 """`RoleplaySession`: the Python client API for a live roleplay call, mirroring the Athos SDK.
 
 Needs no booth hardware: feed it 640-byte frames of 16 kHz s16le mono, read the persona's audio
-from :meth:`RoleplaySession.persona_audio`, and listen to the events of DESIGN §3::
+from :meth:`RoleplaySession.persona_audio`, and listen to the events of :mod:`booth.call_events`::
 
     session = RoleplaySession(api_url, api_key, "cold-call-skeptic", booth_id="booth-01")
     session.on("ready", lambda p: print("talking to", p["persona"]["name"]))

@@ -38,7 +38,7 @@ PASS_EDGE: Final = 0.4375
 STOP_EDGE: Final = 0.53125
 # Kaiser design target; Q15 tap rounding (see _shaped_rounder) then sets the real floor:
 # -73 dB or lower over 8.5–24 kHz for 48 kHz in (-68 dB for 96 kHz in: twice the taps).
-DESIGN_ATTENUATION_DB: Final = 80.0
+KAISER_ATTENUATION_DB: Final = 80.0
 # Outputs computed per matrix row; a multiple of L. Small keeps the wasted zero taps few.
 _GROUP_TARGET: Final = 16
 _DC_POLE: Final = 0.995
@@ -72,7 +72,7 @@ def design_filter(in_rate: int, out_rate: int) -> tuple[npt.NDArray[np.int64], i
     base = min(in_rate, out_rate)
     f_pass, f_stop = PASS_EDGE * base, STOP_EDGE * base
     width = 2 * math.pi * (f_stop - f_pass) / proto_rate
-    atten = DESIGN_ATTENUATION_DB
+    atten = KAISER_ATTENUATION_DB
     beta = 0.1102 * (atten - 8.7)
     n = math.ceil((atten - 7.95) / (2.285 * width)) + 1
     # Odd length with (N-1)/2 a multiple of M: the group delay is a whole number of output

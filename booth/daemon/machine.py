@@ -1,4 +1,4 @@
-"""The booth state machine (DESIGN §3): inputs in, commands out, no I/O and no clock.
+"""The booth state machine: inputs in, commands out, no I/O and no clock.
 
 Every input arrives with ``now`` (monotonic seconds). The transitions are the ``TABLE`` below,
 the single source of truth: ``feed()`` looks rows up in it and ``mermaid()`` draws it for the
@@ -648,7 +648,7 @@ TABLE: tuple[Transition, ...] = (
     # reconnecting
     Transition(S.RECONNECTING, "reconnected", S.TALKING, _back, _mode("open"), "open mode"),
     Transition(S.RECONNECTING, "reconnected", S.LISTENING, _back),
-    Transition(S.RECONNECTING, "press", None),  # DESIGN §3: ignored while reconnecting
+    Transition(S.RECONNECTING, "press", None),  # ignored while reconnecting
     Transition(S.RECONNECTING, "release", None, late=True),
     Transition(S.RECONNECTING, "persona_speaking", None, late=True),
     Transition(S.RECONNECTING, "user_speech", None, late=True),

@@ -1,4 +1,4 @@
-"""The booth state machine: every path of DESIGN §3, plus random input sequences."""
+"""The booth state machine: every path of its table, plus random input sequences."""
 
 from __future__ import annotations
 
