@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import socket
 import stat
 import subprocess
+import sys
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -217,3 +219,48 @@ async def test_the_running_daemon_through_its_socket(tmp_path: Path) -> None:
         assert after.status.last_summary["CALL_ID"] == call.call_id
         assert call.end_reason == "client_requested"
         assert b.buttons() == ["press", "release", "press", "release", "double_press"]
+
+
+async def booth_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "booth", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_cli_verbs_on_the_socket(tmp_path: Path) -> None:
+    path = tmp_path / "control.sock"
+    async with serving(path) as (_, target):
+        status = await booth_cli("status", "--socket", str(path))
+        assert status.returncode == 0, status.stderr
+        assert status.stdout.splitlines()[0] == "booth booth-x: idle (Ready)"
+        assert "ok    mic      ok" in status.stdout
+        as_json = await booth_cli("status", "--json", "--socket", str(path))
+        assert json.loads(as_json.stdout)["state"] == "idle"
+        held = await booth_cli("press", "--hold", "0.1", "--socket", str(path))
+        assert held.returncode == 0 and held.stdout.strip() == "idle (Ready)"
+        for args, call in (
+            (("press", "--double"), "double_press"),
+            (("press", "--release"), "release"),
+            (("call", "test"), "test_call"),
+            (("call", "end"), "end_call"),
+        ):
+            assert (await booth_cli(*args, "--socket", str(path))).returncode == 0
+            assert target.calls[-1] == call
+        assert target.calls == [
+            "press", "release", "double_press", "release", "test_call", "end_call"
+        ]  # fmt: skip
+    gone = await booth_cli("status", "--socket", str(path))
+    assert gone.returncode == 69 and "no booth daemon answers" in gone.stderr
+
+
+def test_status_text_from_the_service_is_shown_not_interpreted() -> None:
+    from booth.commands.status import render
+
+    status = Status("b1", "listening", "In call", call_id="c1", persona="Eve\x1b[2J\x07")
+    text = render(status)
+    assert "\x1b" not in text and "\x07" not in text and "with Eve?[2J?" in text
