@@ -21,6 +21,8 @@ from tests.system.conftest import API_KEY, REPO, Container
 pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.timeout(300)]
 
 STOP_TIMEOUT = 20.0  # TimeoutStopSec= in systemd/booth.service
+#: systemd's journal message id of "Started UNIT" (the start job is done: READY came).
+UNIT_STARTED = "39f53479d3a045ac8e11786248231fbf"
 _IDLE_STATUS: list[str] = []
 
 
@@ -104,8 +106,7 @@ def test_start_is_active_only_after_ready(container: Container) -> None:
     entries = box.journal(f"_SYSTEMD_INVOCATION_ID={props['InvocationID']}", "+",
                           f"INVOCATION_ID={props['InvocationID']}")  # fmt: skip
     order = [e.get("EVENT") or e.get("MESSAGE_ID") for e in entries]
-    started_id = "39f53479d3a045ac8e11786248231fbf"  # systemd's "Started UNIT"
-    assert order.index("control_socket") < order.index(started_id), order
+    assert order.index("control_socket") < order.index(UNIT_STARTED), order
     ready_after = (
         int(props["ActiveEnterTimestampMonotonic"]) - int(props["ExecMainStartTimestampMonotonic"])
     ) / 1e6
@@ -223,13 +224,21 @@ def test_stop_mid_call_ends_it_on_the_service(container: Container) -> None:
     assert props["Result"] == "success" and props["ExecMainStatus"] == "0", props
     end = server_end(box, call_id)
     assert end is not None and end_reason(end) == "client_requested"
-    [stopping] = [
+    # From systemd's "Stopping booth.service" (the stop job began: SIGTERM) to the service's
+    # own record of the call's end, both in this machine's journal.
+    job = [
         e
-        for e in box.journal(f"_SYSTEMD_INVOCATION_ID={invocation}")
-        if e.get("EVENT") == "stopping"
+        for e in box.journal("UNIT=booth.service", "JOB_TYPE=stop")
+        if e.get("INVOCATION_ID") == invocation
     ]
+    [stopping] = [e for e in job if str(e["MESSAGE"]).startswith("Stopping")]
+    [stopped] = [e for e in job if str(e["MESSAGE"]).startswith("Stopped")]
     seconds = (usec(end) - usec(stopping)) / 1e6
-    report("systemctl stop → the service ended the call", f"{seconds:.3f} s (client_requested)")
+    report(
+        "systemctl stop → the service ended the call",
+        f"{seconds:.3f} s (client_requested); the daemon was gone after "
+        f"{(usec(stopped) - usec(stopping)) / 1e6:.2f} s (TimeoutStopSec=20s)",
+    )
     assert seconds < STOP_TIMEOUT
     box.sh("systemctl start booth")
 
@@ -292,6 +301,29 @@ def test_a_bad_config_exits_78_and_is_not_restarted(container: Container) -> Non
     finally:
         box.sh("cp /run/booth.toml.good /etc/booth/booth.toml && systemctl reset-failed booth")
     box.sh("systemctl start booth")
+
+
+def test_library_warnings_are_booth_records_once(container: Container) -> None:
+    box = container
+    # Without the mock pins, gpiozero tries each pin factory and warns for each.
+    box.sh(
+        "mkdir -p /run/systemd/system/booth.service.d && printf '%s\\n' '[Service]' "
+        "UnsetEnvironment=GPIOZERO_PIN_FACTORY > /run/systemd/system/booth.service.d/gpio.conf "
+        "&& systemctl daemon-reload && systemctl restart booth"
+    )
+    try:
+        invocation = box.show("booth", "InvocationID")["InvocationID"]
+        records = box.journal(f"_SYSTEMD_INVOCATION_ID={invocation}")
+        warned = [str(e["MESSAGE"]) for e in records if e.get("EVENT") == "library_warning"]
+        assert any(m.startswith("PinFactoryFallback: Falling back from") for m in warned)
+        assert len(warned) == len(set(warned)) and all("\n" not in m for m in warned), warned
+        assert all(e.get("LOGGER") for e in records), [e["MESSAGE"] for e in records]
+        report("library warnings (no GPIO)", f"{len(warned)} booth records, e.g. {warned[0]!r}")
+    finally:
+        box.sh(
+            "rm /run/systemd/system/booth.service.d/gpio.conf && systemctl daemon-reload "
+            "&& systemctl restart booth"
+        )
 
 
 def test_provisioning_again_changes_nothing(container: Container) -> None:
