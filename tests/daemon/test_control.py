@@ -36,9 +36,11 @@ from tests.daemon.harness import running_booth
 class FakeTarget:
     def __init__(self) -> None:
         self.calls: list[str] = []
+        self.state = "idle"
 
     def status(self) -> Status:
-        return Status("booth-x", "idle", "Ready", devices=[DeviceRow("mic", "pass", "ok")])
+        text = "Ready" if self.state == "idle" else "In a call"
+        return Status("booth-x", self.state, text, devices=[DeviceRow("mic", "pass", "ok")])
 
     def press(self) -> None:
         self.calls.append("press")
@@ -256,6 +258,26 @@ async def test_cli_verbs_on_the_socket(tmp_path: Path) -> None:
         ]  # fmt: skip
     gone = await booth_cli("status", "--socket", str(path))
     assert gone.returncode == 69 and "no booth daemon answers" in gone.stderr
+
+
+async def test_status_watch_prints_each_change(tmp_path: Path) -> None:
+    path = tmp_path / "control.sock"
+    async with serving(path) as (_, target):
+        watch = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "booth", "status", "--json", "--watch", "0.2",
+            "--socket", str(path),
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert watch.stdout is not None
+        try:
+            first = json.loads(await asyncio.wait_for(watch.stdout.readline(), 30))
+            target.state = "listening"
+            second = json.loads(await asyncio.wait_for(watch.stdout.readline(), 30))
+        finally:
+            watch.kill()
+            await watch.wait()
+        assert (first["state"], second["state"]) == ("idle", "listening")
+        assert second["status"] == "In a call"
 
 
 def test_status_text_from_the_service_is_shown_not_interpreted() -> None:

@@ -51,6 +51,8 @@ MASKED = (
     "cron.service",
     "getty@.service",
     "console-getty.service",
+    # A tmpfs on /tmp would hide a checkout under /tmp (bound into the container at its path).
+    "tmp.mount",
 )
 BOOT_TIMEOUT = 900.0  # provisioning builds PyAudio and systemd-python with pip
 
