@@ -326,6 +326,22 @@ def test_library_warnings_are_booth_records_once(container: Container) -> None:
         )
 
 
+def test_the_socket_serves_the_booth_group_and_refuses_others(container: Container) -> None:
+    box = container
+    box.sh(
+        "useradd --system --no-create-home --groups booth booth-operator && "
+        "useradd --system --no-create-home booth-stranger"
+    )
+    # A member of the booth group (a supplementary group, as `usermod -aG booth` makes it).
+    member = box.sh("runuser -u booth-operator -- booth status --json")
+    assert json.loads(member)["state"] in ("idle", "scoring")
+    code, out, err = box.run("runuser -u booth-stranger -- booth status")
+    assert code == 69 and "permission denied" in err, out + err
+    assert box.sh("stat -c '%a %G' /run/booth/control.sock /run/booth").split() == [
+        "660", "booth", "750", "booth",
+    ]  # fmt: skip
+
+
 def test_provisioning_again_changes_nothing(container: Container) -> None:
     box = container
     pid = box.show("booth", "MainPID")["MainPID"]
