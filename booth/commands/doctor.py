@@ -6,9 +6,12 @@ import argparse
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from booth.commands import add_config_option, add_socket_option
+
+if TYPE_CHECKING:
+    from booth.ops.doctor import Check
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -50,11 +53,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(func=run)
 
 
-def daemon_rows(args: argparse.Namespace) -> list[Any] | None:
+def daemon_rows(args: argparse.Namespace) -> list[Check] | None:
     """The running daemon's own device checks, or None when no daemon answers (then doctor
     opens the devices itself)."""
     from booth.daemon import control
-    from booth.ops import doctor
 
     path = args.socket or control.socket_path() or control.DEFAULT_SOCKET
     if not path.exists():
@@ -66,7 +68,7 @@ def daemon_rows(args: argparse.Namespace) -> list[Any] | None:
     if not response.ok or response.checks is None:
         return None
     note = " (checked by the running daemon)"
-    return [doctor.Check(r.name, r.status, r.detail + note, r.fix) for r in response.checks]
+    return [dataclasses.replace(row, detail=row.detail + note) for row in response.checks]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -29,12 +29,14 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, get_args
 
 from booth.logs import log_event
+from booth.ops.doctor import Check
 
 log = logging.getLogger("booth.control")
 
 Command = Literal["status", "check", "press", "release", "double_press", "test_call", "end_call"]
 COMMANDS: tuple[str, ...] = get_args(Command)
-DeviceStatus = Literal["pass", "warn", "fail", "skip"]
+#: One device as the daemon sees it: a `booth doctor` row (name, status, detail, fix).
+DeviceRow = Check
 
 SOCKET_NAME = "control.sock"
 DEFAULT_SOCKET = Path("/run/booth") / SOCKET_NAME
@@ -72,16 +74,6 @@ class Request:
         if command not in COMMANDS:
             raise ControlError(f"unknown command; expected one of: {', '.join(COMMANDS)}")
         return cls(command)
-
-
-@dataclass(frozen=True)
-class DeviceRow:
-    """One device as the daemon sees it, in `booth doctor`'s shape (name, status, detail, fix)."""
-
-    name: str
-    status: DeviceStatus
-    detail: str
-    fix: str = ""
 
 
 @dataclass(frozen=True)

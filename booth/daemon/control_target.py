@@ -122,5 +122,4 @@ class AppControl:
         ctx = doctor.Context(config_path=None, config=app.config)
         async with _portaudio_lock():
             checks = await asyncio.get_running_loop().run_in_executor(None, doctor.check_audio, ctx)
-        rows = [DeviceRow(c.name, c.status, c.detail, c.fix) for c in checks]
-        return [*rows, self._gpio_row()]
+        return [*checks, self._gpio_row()]
