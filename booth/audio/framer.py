@@ -27,8 +27,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-INPUT_RATES: Final = (8000, 16000, 22050, 32000, 44100, 48000, 96000)
-OUTPUT_RATES: Final = (16000, 24000, 48000)
+from booth.audio.rates import INPUT_RATES, OUTPUT_RATES
 
 Q: Final = 15
 ONE_Q15: Final = 1 << Q
