@@ -9,7 +9,7 @@ the daemon's own user, or a member of its group.
 One request per connection: one line of JSON in, one line of JSON out, then the socket is
 closed. A request longer than :data:`MAX_REQUEST` bytes or slower than
 :data:`REQUEST_TIMEOUT` seconds is answered with an error; at most :data:`MAX_CLIENTS`
-connections are served at once. The server knows the booth only through
+requests are carried out at once. The server knows the booth only through
 :class:`ControlTarget`, so wiring it into the daemon is a few lines.
 """
 
@@ -248,11 +248,7 @@ class ControlServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            if self._slots.locked():
-                await self._reply(writer, Response(False, "", "busy: too many control clients"))
-                return
-            async with self._slots:
-                await self._serve_one(reader, writer)
+            await self._serve_one(reader, writer)
         except (ConnectionError, TimeoutError):
             pass
         except Exception:
@@ -263,8 +259,20 @@ class ControlServer:
                 await writer.wait_closed()
 
     async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        sock = writer.get_extra_info("socket")
-        peer = peer_of(sock)
+        # The request is read (bounded) before anything is answered, refusals included: a
+        # client still sending when we close would get EPIPE instead of our answer.
+        try:
+            async with asyncio.timeout(self.request_timeout):
+                line = await reader.readuntil(b"\n")
+        except (asyncio.LimitOverrunError, ValueError):  # StreamReader raises ValueError too
+            await self._reply(writer, Response(False, "", f"request over {MAX_REQUEST} bytes"))
+            return
+        except asyncio.IncompleteReadError:
+            return  # the client went away
+        except TimeoutError:
+            await self._reply(writer, Response(False, "", "no request within the time limit"))
+            return
+        peer = peer_of(writer.get_extra_info("socket"))
         if not allowed(peer, own_uid=self._uid, group=self._gid):
             log_event(
                 log,
@@ -277,21 +285,15 @@ class ControlServer:
             await self._reply(writer, Response(False, "", "permission denied"))
             return
         try:
-            async with asyncio.timeout(self.request_timeout):
-                line = await reader.readuntil(b"\n")
             request = Request.decode(line)
-        except (asyncio.LimitOverrunError, ValueError):  # StreamReader raises ValueError too
-            await self._reply(writer, Response(False, "", f"request over {MAX_REQUEST} bytes"))
-            return
-        except asyncio.IncompleteReadError:
-            return  # the client went away
-        except TimeoutError:
-            await self._reply(writer, Response(False, "", "no request within the time limit"))
-            return
         except ControlError as exc:
             await self._reply(writer, Response(False, "", str(exc)))
             return
-        response = await self.execute(request, peer)
+        if self._slots.locked():
+            await self._reply(writer, Response(False, "", "busy: too many control clients"))
+            return
+        async with self._slots:
+            response = await self.execute(request, peer)
         await self._reply(writer, response)
 
     async def execute(self, request: Request, peer: Peer) -> Response:

@@ -1,7 +1,7 @@
 """The running booth as a :class:`booth.daemon.control.ControlTarget`.
 
 Button inputs from the control socket go where the GPIO button's gestures go
-(``BoothApp._on_button``); status and device rows are read from the machine, the panel and the
+(``BoothApp.on_button``); status and device rows are read from the machine, the panel and the
 audio adapters. The device check opens the mic and speaker only while no call holds them.
 """
 
@@ -28,7 +28,7 @@ class AppControl:
 
     # ── inputs: the button's gestures ────────────────────────────────────────────────────
     def _gesture(self, kind: ButtonKind) -> None:
-        self.app._on_button(ButtonEvent(kind, self.app.clock()))
+        self.app.on_button(ButtonEvent(kind, self.app.clock()))
 
     def press(self) -> None:
         self._gesture("press")
@@ -62,7 +62,7 @@ class AppControl:
             status=machine.status_text(app.clock()),
             call_id=(call.call_id or None) if in_call else None,
             persona=(call.persona or None) if in_call else None,
-            last_summary=dict(app.summaries[-1]) if app.summaries else None,
+            last_summary=app.summaries[-1].journal_fields() if app.summaries else None,
             devices=self.device_rows(),
             pid=os.getpid(),
         )
@@ -116,10 +116,10 @@ class AppControl:
         app = self.app
         if app.machine.state in m.CALL_STATES:
             return self.device_rows()
-        from booth.daemon.audio_io import _portaudio_lock
+        from booth.daemon.audio_io import portaudio_lock
         from booth.ops import doctor
 
         ctx = doctor.Context(config_path=None, config=app.config)
-        async with _portaudio_lock():
+        async with portaudio_lock():
             checks = await asyncio.get_running_loop().run_in_executor(None, doctor.check_audio, ctx)
         return [*checks, self._gpio_row()]
