@@ -129,9 +129,11 @@ class Voice:
         )
         try:
             out, err = await asyncio.wait_for(proc.communicate(text.encode("utf-8")), 20)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
+        except BaseException:  # timed out, or cancelled (the server closing): reap it here,
+            # or its transport is left for the garbage collector (a ResourceWarning later)
+            if proc.returncode is None:
+                proc.kill()
+                await asyncio.shield(proc.wait())
             raise
         if proc.returncode != 0:
             raise ValueError(f"exit {proc.returncode}: {err.decode(errors='replace')[:200]}")
