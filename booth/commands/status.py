@@ -72,6 +72,13 @@ def show(status: Status, as_json: bool) -> None:
         print(render(status), flush=True)
 
 
+def _moment(status: Status) -> tuple[object, ...]:
+    """What a change is (not the call's running clock in the status text)."""
+    summary = status.last_summary or {}
+    rows = tuple((row.name, row.status) for row in status.devices)
+    return (status.state, status.call_id, status.persona, summary.get("CALL_ID"), rows)
+
+
 def run(args: argparse.Namespace) -> int:
     response = ask_daemon(args, "status")
     if response is None or response.status is None:
@@ -79,13 +86,13 @@ def run(args: argparse.Namespace) -> int:
     show(response.status, args.json)
     if args.watch is None:
         return 0
-    last = (response.status.state, response.status.call_id, response.status.status)
+    last = _moment(response.status)
     while True:
         time.sleep(max(0.2, args.watch))
         response = ask_daemon(args, "status")
         if response is None or response.status is None:
             return EX_UNAVAILABLE
-        now = (response.status.state, response.status.call_id, response.status.status)
+        now = _moment(response.status)
         if now != last:
             last = now
             if not args.json:

@@ -82,7 +82,8 @@ class AppControl:
         ):
             wanted = repr(pattern) if pattern else "the default device"
             if code in codes:
-                rows.append(DeviceRow(name, "fail", f"{code} ({wanted})", "plug it in; see below"))
+                fix = "plug it in (the booth finds it again by itself), or pick it in booth.toml"
+                rows.append(DeviceRow(name, "fail", f"{code} ({wanted})", fix))
             elif app.machine.state in m.CALL_STATES:
                 rows.append(DeviceRow(name, "pass", f"in use by the call ({wanted})"))
             else:

@@ -30,7 +30,7 @@ from booth.daemon.control import (
 )
 from booth.daemon.control_target import AppControl
 from booth.devserver.calls import CallStatus
-from tests.daemon.harness import running_booth
+from tests.daemon.harness import FakeMic, running_booth
 
 
 class FakeTarget:
@@ -286,3 +286,13 @@ def test_status_text_from_the_service_is_shown_not_interpreted() -> None:
     status = Status("b1", "listening", "In call", call_id="c1", persona="Eve\x1b[2J\x07")
     text = render(status)
     assert "\x1b" not in text and "\x07" not in text and "with Eve?[2J?" in text
+
+
+async def test_a_missing_mic_is_a_failed_row_with_its_fix(tmp_path: Path) -> None:
+    mic = FakeMic()
+    mic.unplug()
+    async with running_booth(tmp_path, mic=mic) as b:
+        await b.wait_state("error")
+        rows = {row.name: row for row in AppControl(b.app).status().devices}
+        assert rows["mic"].status == "fail" and "NO_MIC_AVAILABLE" in rows["mic"].detail
+        assert rows["mic"].fix and rows["speaker"].status == "pass"
