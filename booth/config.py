@@ -404,9 +404,9 @@ def _check_cross_field(config: Config, path: Path) -> None:
             "call.idle_timeout",
             f"is longer than call.max_duration ({config.call.max_duration:g} s)",
         )
-    from booth.transport.urlpolicy import check_url_allowed
+    from booth.transport.urlpolicy import HTTP_SCHEMES, check_url_allowed
 
-    problem = check_url_allowed(config.service.api_url)
+    problem = check_url_allowed(config.service.api_url, HTTP_SCHEMES)
     if problem:
         raise ConfigError(path, "service.api_url", problem)
 

@@ -34,8 +34,10 @@ from typing import Literal, TypeVar, overload
 
 from booth import call_events as ev
 from booth.audio.levels import VoiceActivity
+from booth.audio.pcmqueue import PcmQueue
 from booth.errors import BoothError, ErrorCode
 from booth.events import Emitter, Listener
+from booth.limits import CONNECT_DEADLINE, PERSONA_BUFFER, REST_REQUEST_DEADLINE
 from booth.logs import log_event
 from booth.protocol.client import ClientProtocol
 from booth.protocol.messages import (
@@ -44,11 +46,13 @@ from booth.protocol.messages import (
     AgentStartTalking,
     AgentStopTalking,
     Audio,
+    Connected,
     Interruption,
     ServerError,
     SessionEnded,
 )
 from booth.secret import Secret
+from booth.servicetext import clean
 from booth.transport import supervisor as sv
 from booth.transport.link import Link, LinkError, LinkSettings
 from booth.transport.probe import SessionProbe
@@ -57,6 +61,9 @@ from booth.transport.rest import CallTicket, RestClient, RestError
 from booth.transport.supervisor import ConnectRefused, ReconnectPolicy, Supervisor
 
 log = logging.getLogger(__name__)
+
+#: The end reason of a session whose connect() failed (its CallFailed says why).
+CONNECT_FAILED = "connect_failed"
 
 E = TypeVar("E", bound=ev.CallEvent)
 
@@ -105,10 +112,11 @@ class RoleplaySession:
         booth_id: str = "booth-01",
         flow: Literal["athos", "sdk-token"] = "athos",
         reconnect_cutoff: float | None = None,
-        request_timeout: float = 10.0,
+        request_timeout: float = REST_REQUEST_DEADLINE,
+        connect_deadline: float = CONNECT_DEADLINE,
         link_settings: LinkSettings | None = None,
         reconnect_policy: ReconnectPolicy | None = None,
-        persona_buffer_chunks: int = 1500,
+        persona_buffer_bytes: int = PERSONA_BUFFER.value,
         rng: random.Random | None = None,
         route: Callable[[str], str] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -134,6 +142,7 @@ class RoleplaySession:
             policy = dataclasses.replace(policy, cutoff=reconnect_cutoff)
         self.reconnect_policy = policy
         self.request_timeout = request_timeout
+        self.connect_deadline = connect_deadline
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
         self._route = route
         self._emitter = Emitter()
@@ -154,13 +163,12 @@ class RoleplaySession:
         self._persona_speaking = False
         self._persona_markers = False
         self._persona_quiet: asyncio.TimerHandle | None = None
-        self._audio: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=persona_buffer_chunks)
+        self._audio = PcmQueue(persona_buffer_bytes)
         self._connected_at: float | None = None
         self._ended = asyncio.Event()
         self._end_reason: str | None = None
         self._frames_dropped = 0
         self._frames_muted = 0
-        self._persona_dropped = 0
 
     # ── events (Athos SDK shape) ────────────────────────────────────────────────
 
@@ -222,31 +230,15 @@ class RoleplaySession:
     # ── connecting ──────────────────────────────────────────────────────────────
 
     async def connect(self) -> None:
-        """Redeem a call and join it. Raises :class:`BoothError` (also emitted as ``error``)."""
+        """Redeem a call and join it within ``connect_deadline``. Raises :class:`BoothError`
+        (also reported as CallFailed, then Ended: a failed connect always ends the session)."""
         if self.state is not SessionState.IDLE:
             raise RuntimeError(f"connect() while {self.state}")
         self.state = SessionState.CONNECTING
         self._tell(ev.Connecting(at=self._clock()))
         try:
-            async with RestClient(
-                self.api_url, self._api_key, timeout=self.request_timeout, rng=self._rng
-            ) as rest:
-                ticket = await rest.start_call(
-                    self.booth_id, self.drill_key, self.difficulty, flow=self.flow
-                )
-            self._ticket = ticket
-            self.call_id = ticket.call_id
-            self.session_id = ticket.session_id
-            self.persona_name = ticket.persona_name
-            supervisor = Supervisor(
-                self.protocol,
-                self._dial,
-                self._on_supervisor,
-                policy=self.reconnect_policy,
-                rng=self._rng,
-                clock=self._clock,
-            )
-            connected = await supervisor.open(ticket.connection_ticket)
+            async with asyncio.timeout(self.connect_deadline):
+                connected, supervisor = await self._open()
         except RestError as exc:
             self._fail(exc.code, exc.message)
             raise
@@ -254,9 +246,15 @@ class RoleplaySession:
             self._fail(exc.code, exc.message)
             raise BoothError(exc.code, exc.message) from None
         except (LinkError, TimeoutError) as exc:
-            message = str(exc) or "the service did not accept the call in time"
+            message = clean(exc) or f"no call within {self.connect_deadline:g} s"
             self._fail(ErrorCode.NETWORK_LOST, message)
             raise BoothError(ErrorCode.NETWORK_LOST, message) from None
+        except asyncio.CancelledError:
+            self._on_closed(sv.Closed(self._clock(), CLIENT_REQUESTED))
+            raise
+        except Exception as exc:  # a bug, not the service: still a typed end, then the bug
+            self._fail(ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {clean(exc)}")
+            raise
         self._supervisor = supervisor
         self.state = SessionState.OPEN
         self._connected_at = self._clock()
@@ -273,6 +271,28 @@ class RoleplaySession:
         )
         if self.protocol.agent_ready:  # agent_ready arrived with or before `connected`
             self._emit_ready()
+
+    async def _open(self) -> tuple[Connected, Supervisor]:
+        """Mint, redeem, dial and wait for ``connected`` (the deadline is the caller's)."""
+        async with RestClient(
+            self.api_url, self._api_key, timeout=self.request_timeout, rng=self._rng
+        ) as rest:
+            ticket = await rest.start_call(
+                self.booth_id, self.drill_key, self.difficulty, flow=self.flow
+            )
+        self._ticket = ticket
+        self.call_id = ticket.call_id
+        self.session_id = ticket.session_id
+        self.persona_name = ticket.persona_name
+        supervisor = Supervisor(
+            self.protocol,
+            self._dial,
+            self._on_supervisor,
+            policy=self.reconnect_policy,
+            rng=self._rng,
+            clock=self._clock,
+        )
+        return await supervisor.open(ticket.connection_ticket), supervisor
 
     async def _dial(self) -> Link:
         assert self._ticket is not None
@@ -291,10 +311,7 @@ class RoleplaySession:
         return (self._route(url) if self._route is not None else url, token)
 
     def _fail(self, code: str, message: str) -> None:
-        self.state = SessionState.ENDED
-        self._tell(ev.CallFailed(at=self._clock(), code=str(code), message=message))
-        self._ended.set()
-        self._audio_close()
+        self._on_closed(sv.Closed(self._clock(), CONNECT_FAILED, str(code), message))
 
     def _emit_ready(self) -> None:
         self._tell(
@@ -380,43 +397,19 @@ class RoleplaySession:
     # ── persona audio ───────────────────────────────────────────────────────────
 
     def _push_persona_audio(self, pcm: bytes) -> None:
-        if self._audio.full():  # a stalled reader loses the oldest audio, not the newest
-            with contextlib.suppress(asyncio.QueueEmpty):
-                self._audio.get_nowait()
-                self._persona_dropped += 1
-        self._audio.put_nowait(pcm)
+        self._audio.put(pcm)  # bounded in bytes: a stalled reader loses the oldest audio
 
     def _audio_close(self) -> None:
-        if self._audio.full():
-            with contextlib.suppress(asyncio.QueueEmpty):
-                self._audio.get_nowait()
-        self._audio.put_nowait(None)
+        self._audio.close()
 
     async def persona_audio(self) -> AsyncIterator[bytes]:
         """PCM s16le mono at 16 kHz as it arrives; ends when the call ends."""
-        while True:
-            chunk = await self._audio.get()
-            if chunk is None:
-                self._audio.put_nowait(None)  # later readers end too
-                return
+        while (chunk := await self._audio.get()) is not None:
             yield chunk
 
     def flush_persona_audio(self) -> int:
         """Drop persona audio not yet read (barge-in, `interruption`); returns chunks dropped."""
-        dropped = 0
-        ended = False
-        while True:
-            try:
-                chunk = self._audio.get_nowait()
-            except asyncio.QueueEmpty:
-                break
-            if chunk is None:
-                ended = True
-            else:
-                dropped += 1
-        if ended:
-            self._audio.put_nowait(None)
-        return dropped
+        return self._audio.flush()
 
     def _set_persona_speaking(self, speaking: bool) -> None:
         if self._persona_quiet is not None and not speaking:
@@ -528,7 +521,7 @@ class RoleplaySession:
             + (link_stats.frames_dropped if link_stats else 0)
             + (link.frames_dropped if link else 0),
             frames_muted=self._frames_muted,
-            persona_audio_dropped=self._persona_dropped,
+            persona_audio_dropped=self._audio.dropped,
             reconnects=link_stats.reconnects if link_stats else 0,
             longest_outage=link_stats.longest_outage if link_stats else 0.0,
             protocol_errors=link_stats.protocol_errors if link_stats else 0,

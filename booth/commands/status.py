@@ -10,6 +10,7 @@ import time
 from booth.commands import add_socket_option, ask_daemon
 from booth.daemon.control import Status
 from booth.errors import EX_UNAVAILABLE
+from booth.servicetext import clean
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,31 +38,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(func=run)
 
 
-def printable(value: object, limit: int = 200) -> str:
-    """Text from the service (a persona's name) is shown, never interpreted by the terminal."""
-    text = str(value)
-    return "".join(c if c.isprintable() else "?" for c in text[:limit])
-
-
 def render(status: Status) -> str:
-    lines = [f"booth {printable(status.booth_id)}: {status.state} ({printable(status.status)})"]
+    lines = [f"booth {clean(status.booth_id)}: {status.state} ({clean(status.status)})"]
     if status.call_id:
-        persona = f" with {printable(status.persona)}" if status.persona else ""
-        lines.append(f"call:      {printable(status.call_id)}{persona}")
+        persona = f" with {clean(status.persona)}" if status.persona else ""
+        lines.append(f"call:      {clean(status.call_id)}{persona}")
     summary = status.last_summary
     if summary:
         score = summary.get("SCORE")
         lines.append(
-            f"last call: {printable(summary.get('CALL_ID'))}, "
-            f"{printable(summary.get('DURATION_SEC'))} s, "
-            f"ended by {printable(summary.get('END_REASON'))}, "
-            + (f"score {printable(score)}" if score is not None else "no score")
+            f"last call: {clean(summary.get('CALL_ID'))}, "
+            f"{clean(summary.get('DURATION_SEC'))} s, "
+            f"ended by {clean(summary.get('END_REASON'))}, "
+            + (f"score {clean(score)}" if score is not None else "no score")
         )
     else:
         lines.append("last call: none since the daemon started")
     for row in status.devices:
         mark = {"pass": "ok", "warn": "WARN", "fail": "FAIL", "skip": "skip"}[row.status]
-        lines.append(f"{mark:<4}  {row.name:<7}  {printable(row.detail)}")
+        lines.append(f"{mark:<4}  {row.name:<7}  {clean(row.detail)}")
     return "\n".join(lines)
 
 

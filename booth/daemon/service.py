@@ -80,7 +80,7 @@ async def control_socket(app: BoothApp) -> AsyncIterator[None]:
 def run_daemon(config: Config, api_key: Secret) -> int:
     """The daemon's whole life; returns the process exit status."""
     setup_logging(config.logging.level, config.logging.target, BOOTH_ID=config.booth.id)
-    register_secret(api_key.reveal())
+    register_secret(api_key.reveal(), pinned=True)
     log_event(
         log,
         logging.INFO,

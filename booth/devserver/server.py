@@ -64,7 +64,7 @@ class DevServer:
     ) -> None:
         self.api_keys: set[str] = set(api_keys)
         for key in self.api_keys:
-            register_secret(key)
+            register_secret(key, pinned=True)
         # Tenant knobs behind the 401/403/503 codes; tests flip them at run time.
         self.revoked_keys: set[str] = set()
         self.allowed_ips: set[str] | None = None

@@ -97,9 +97,13 @@ class Unknown:
 
 @dataclass(frozen=True)
 class ProtocolError:
-    """Input that breaks the protocol: logged and skipped by the receiver."""
+    """Input that breaks the protocol: logged and skipped by the receiver. ``limit`` names the
+    :mod:`booth.limits` bound it exceeded, if that is what was wrong; ``about`` is the type of
+    the message it was (a known type whose fields were wrong), if any."""
 
     problem: str
+    limit: str | None = None
+    about: str | None = None
 
 
 ServerEvent = (

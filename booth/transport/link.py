@@ -31,8 +31,10 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from booth.limits import WS_MESSAGE
+from booth.servicetext import clean
 from booth.transport.probe import LinkProbe
-from booth.transport.urlpolicy import check_url_allowed
+from booth.transport.urlpolicy import WS_SCHEMES, check_url_allowed
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,7 @@ class LinkSettings:
     send_timeout: float = 2.0
     write_guard: int = 16 * 1024  # bytes queued in the socket before mic frames are dropped
     max_pending: int = 50  # messages waiting for the writer task (1 s of mic audio)
-    max_size: int = 128 * 1024  # largest inbound message (codec caps audio at 96 kB)
+    max_size: int = WS_MESSAGE.value  # largest inbound message (codec caps audio at 96 kB)
     max_queue: int = 64  # inbound messages buffered before reading pauses
 
     @classmethod
@@ -156,9 +158,9 @@ class Link:
         """Dial ``url``. ``probe`` (optional) hears of each binary message handed to the
         connection; ``clock`` stamps inbound traffic and drops."""
         settings = settings or LinkSettings()
-        problem = check_url_allowed(url)
-        if problem or not url.startswith(("ws://", "wss://")):
-            raise LinkError(problem or "not a ws:// or wss:// URL")
+        problem = check_url_allowed(url, WS_SCHEMES)
+        if problem:
+            raise LinkError(problem)
         try:
             ws = await connect(
                 url,
@@ -175,7 +177,9 @@ class Link:
             )
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
             # The exception text names the host and the failure, never a header or token.
-            raise LinkError(f"cannot open the WebSocket: {type(exc).__name__}: {exc}") from None
+            raise LinkError(
+                f"cannot open the WebSocket: {type(exc).__name__}: {clean(exc)}"
+            ) from None
         assert isinstance(ws, _StampedConnection)
         if settings.tcp_user_timeout is not None:
             _set_tcp_user_timeout(ws, settings.tcp_user_timeout)

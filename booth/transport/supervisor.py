@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from booth.errors import ErrorCode
-from booth.logs import log_event, register_secret
+from booth.limits import UNKNOWN_TYPES
+from booth.logs import Throttle, log_event, register_secret
 from booth.protocol.client import ClientProtocol, Phase
 from booth.protocol.messages import (
     Audio,
@@ -165,7 +166,9 @@ class Supervisor:
         self.stats = LinkStats()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-        self._reported_unknown: set[str] = set()
+        self._reported_unknown: set[str] = set()  # at most UNKNOWN_TYPES
+        self._unknown_log = Throttle()
+        self._malformed_log = Throttle()
 
     # ── opening ─────────────────────────────────────────────────────────────────
 
@@ -211,6 +214,9 @@ class Supervisor:
                         raise ConnectRefused(code, text)
                     case SessionEnded(reason=reason):
                         raise ConnectRefused(reason, "the service ended the session at once")
+                    case ProtocolError(about="connected", problem=problem):
+                        # A `connected` we cannot take will not come right by waiting for it.
+                        raise ConnectRefused(ErrorCode.PROTOCOL_ERROR, problem)
                     case _:
                         self._dispatch(event)
 
@@ -242,6 +248,7 @@ class Supervisor:
             if self.link is not None:
                 await self.link.close()
             self._retire()
+            self._report_held_back()
             closed = closed or Closed(self._clock(), CLIENT_REQUESTED)
             self.protocol.mark_ended(closed.reason)
             self._report(closed)
@@ -262,19 +269,24 @@ class Supervisor:
         match event:
             case ProtocolError(problem=problem):
                 self.stats.protocol_errors += 1
-                count = self.stats.protocol_errors
-                if count <= 5 or count % 100 == 0:  # a flood must not flood the journal
+                count = self._malformed_log.note(self._clock())
+                if count is not None:  # a flood must not flood the journal
                     log_event(
                         log,
                         logging.WARNING,
-                        f"skipped a bad message ({count} so far): {problem}",
+                        f"skipped {count} bad message(s) ({self.stats.protocol_errors} in this "
+                        f"call), the latest: {problem}",
                         EVENT="protocol_error",
                     )
                 return
             case Unknown(type=kind):
-                if kind not in self._reported_unknown:
+                if kind in self._reported_unknown:
+                    return
+                if len(self._reported_unknown) < UNKNOWN_TYPES.value:
                     self._reported_unknown.add(kind)
-                    log.info("ignoring message type %r", kind)
+                count = self._unknown_log.note(self._clock())
+                if count is not None:
+                    log.info("ignoring message type %r (%d new unknown type(s))", kind, count)
                 return
         if isinstance(event, Audio):
             self.stats.frames_received += 1
@@ -400,6 +412,20 @@ class Supervisor:
         except asyncio.CancelledError:
             link.abort()
             raise
+
+    def _report_held_back(self) -> None:
+        """The counts the throttles held back since their last line, once, at the end."""
+        malformed = self._malformed_log.flush()
+        if malformed:
+            log_event(
+                log,
+                logging.WARNING,
+                f"skipped {malformed} more bad message(s)",
+                EVENT="protocol_error",
+            )
+        unknown = self._unknown_log.flush()
+        if unknown:
+            log.info("ignored %d more new unknown message type(s)", unknown)
 
     def _keep_secret(self) -> None:
         if self.protocol.resume_token:

@@ -39,7 +39,11 @@ def hold_a_call(workdir: str) -> dict[str, Any]:
         import booth.logs
 
         # Every secret the booth and the devserver registered: key, tokens, tickets, resume.
-        return {"call_id": call_id, "score": score, "secrets": sorted(booth.logs._secrets)}
+        return {
+            "call_id": call_id,
+            "score": score,
+            "secrets": sorted(booth.logs.registered_secrets()),
+        }
 
     return asyncio.run(scenario())
 

@@ -173,3 +173,15 @@ def test_help_lists_every_subcommand() -> None:
     )
     for name in ("run", "demo", "devserver", "doctor", "devices", "history", "bench"):
         assert f"    {name} " in proc.stdout or f"    {name}\n" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [("ws://127.0.0.1:8765", "http"), ("http://127.0.0.1:99999", "port"), ("http://[::1", "parse")],
+)
+def test_api_url_goes_through_the_url_policy(tmp_path: Path, url: str, why: str) -> None:
+    path = tmp_path / "booth.toml"
+    path.write_text(f'[service]\napi_url = "{url}"\n')
+    with pytest.raises(ConfigError, match=why) as caught:
+        load_config(path)
+    assert "service.api_url" in str(caught.value)

@@ -64,3 +64,28 @@ def test_library_warnings_are_one_record_each_once(
     assert "WARNING" in lines[0] and "py.warnings" in lines[0]
     assert "PinFactoryFallback: Falling back from lgpio" in lines[0]
     assert "warnings.warn(" not in lines[0] and "EVENT=library_warning" in lines[0]
+
+
+def test_the_scrub_list_stays_bounded_and_keeps_the_pinned_key() -> None:
+    """Every call registers a few secrets; months of calls must not grow the list."""
+    from booth.limits import SECRETS
+
+    key = "ak_pinned_" + "p" * 30
+    logs.register_secret(key, pinned=True)
+    for n in range(SECRETS.value * 4):
+        logs.register_secret(f"token-{n:08d}-" + "t" * 20)
+    held = logs.registered_secrets()
+    assert key in held
+    assert len(held) <= SECRETS.value + 8  # the recent ones plus whatever is pinned
+    newest = f"token-{SECRETS.value * 4 - 1:08d}-" + "t" * 20
+    oldest = "token-00000000-" + "t" * 20
+    assert newest in held and oldest not in held
+    assert logs.scrub(f"x {newest} {key}") == "x *** ***"
+
+
+def test_throttle_one_line_per_interval_with_a_count() -> None:
+    throttle = logs.Throttle(interval=10.0)
+    said = [throttle.note(t / 10) for t in range(250)]  # 25 s of 10 a second
+    lines = [n for n in said if n is not None]
+    assert lines == [1, 100, 100]  # at 0 s, 10 s and 20 s
+    assert throttle.flush() == 49 and throttle.flush() == 0
