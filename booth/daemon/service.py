@@ -61,20 +61,18 @@ async def control_socket(app: BoothApp) -> AsyncIterator[None]:
     """The local control socket (booth status / press) beside the daemon, where systemd gave
     us a runtime directory; a socket that cannot be made is logged, never fatal."""
     path = control.socket_path()
-    if path is None:
-        yield
-        return
-    server = control.ControlServer(path, AppControl(app))
-    try:
-        await server.start()
-    except OSError as exc:
-        log_event(log, logging.WARNING, f"no control socket: {exc}", EVENT="control_socket")
-        yield
-        return
+    server = None if path is None else control.ControlServer(path, AppControl(app))
+    if server is not None:
+        try:
+            await server.start()
+        except OSError as exc:
+            log_event(log, logging.WARNING, f"no control socket: {exc}", EVENT="control_socket")
+            server = None
     try:
         yield
     finally:
-        await server.close()
+        if server is not None:
+            await server.close()
 
 
 def run_daemon(config: Config, api_key: Secret) -> int:
