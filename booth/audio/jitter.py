@@ -30,7 +30,12 @@ class JitterBuffer:
         prebuffer_ms: float = 60.0,
         capacity_ms: float = 1000.0,
         channels: int = 1,
+        *,
+        confirm_underruns: bool = False,
     ) -> None:
+        """``confirm_underruns``: count running dry only once more audio follows before
+        :meth:`mark_end`. For a service without turn markers, whose turn end is only known
+        after the fact: the natural end of persona audio is no underrun."""
         if rate <= 0 or channels <= 0:
             raise ValueError("rate and channels must be positive")
         self.rate = rate
@@ -45,6 +50,8 @@ class JitterBuffer:
         self._buf = bytearray()
         self._playing = False
         self._ending = False
+        self.confirm_underruns = confirm_underruns
+        self._dry = False  # ran dry; an underrun if more audio comes before mark_end
         self.stats = JitterStats()
 
     @property
@@ -68,6 +75,9 @@ class JitterBuffer:
             raise ValueError(f"{len(data)} bytes is not a whole number of {self._bpf}-byte samples")
         self._buf += data
         self._ending = False
+        if self._dry:
+            self._dry = False
+            self.stats.underruns += 1
         self.stats.written_samples += len(data) // self._bpf
         excess = len(self._buf) // self._bpf - self.capacity
         if excess <= 0:
@@ -81,6 +91,7 @@ class JitterBuffer:
         """No more audio for now: play what is queued even if below the prebuffer, and do
         not count running dry as an underrun (end of a turn, a short cue)."""
         self._ending = True
+        self._dry = False
 
     def read(self, samples: int) -> bytes:
         """Exactly ``samples`` samples: queued audio, padded with silence when short."""
@@ -94,7 +105,11 @@ class JitterBuffer:
         del self._buf[:want]
         self.stats.played_samples += len(chunk) // self._bpf
         if len(chunk) < want:
-            if not self._ending:
+            if self._ending:
+                pass
+            elif self.confirm_underruns:
+                self._dry = True
+            else:
                 self.stats.underruns += 1
             # Build the prebuffer again before resuming, so one late packet does not
             # turn into a stutter of many short gaps.
@@ -112,6 +127,7 @@ class JitterBuffer:
         self._buf.clear()
         self._playing = False
         self._ending = False
+        self._dry = False
         self.stats.flushes += 1
         self.stats.dropped_samples += dropped
         return dropped

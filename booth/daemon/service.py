@@ -37,15 +37,16 @@ def install_signal_handlers(
 
 
 async def serve(config: Config, api_key: Secret) -> int:
-    from booth.daemon.audio_io import PyAudioMic, PyAudioSpeaker
+    from booth.daemon.audio_io import devices_for
 
+    mic, speaker = devices_for(config)
     # systemd's RuntimeDirectory= (kept across restarts): where a live call is remembered.
     runtime_dir = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
     app = BoothApp(
         config,
         api_key,
-        mic=PyAudioMic(config.audio),
-        speaker=PyAudioSpeaker(config.audio),
+        mic=mic,
+        speaker=speaker,
         state_dir=Path(runtime_dir) if runtime_dir else None,
     )
     remove = install_signal_handlers(asyncio.get_running_loop(), app.request_stop)

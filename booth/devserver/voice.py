@@ -7,6 +7,7 @@ Rendering runs espeak-ng as a subprocess (text on stdin, never argv) and caches 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import shutil
@@ -129,12 +130,13 @@ class Voice:
         )
         try:
             out, err = await asyncio.wait_for(proc.communicate(text.encode("utf-8")), 20)
-        except BaseException:  # timed out, or cancelled (the server closing): reap it here,
-            # or its transport is left for the garbage collector (a ResourceWarning later)
+        finally:
+            # Also on cancellation (the server stopping mid-line): a child left unreaped is
+            # collected later on a closed loop, which breaks whatever test runs then.
             if proc.returncode is None:
                 proc.kill()
-                await asyncio.shield(proc.wait())
-            raise
+                with contextlib.suppress(ProcessLookupError):
+                    await asyncio.shield(proc.wait())
         if proc.returncode != 0:
             raise ValueError(f"exit {proc.returncode}: {err.decode(errors='replace')[:200]}")
         rate, pcm = parse_wav(out)

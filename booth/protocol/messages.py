@@ -78,6 +78,15 @@ class ServerError:
 
 
 @dataclass(frozen=True)
+class Transcript:
+    """Text of a turn (Atoms): ``final`` False for a cumulative, in-progress delta."""
+
+    role: str  # "user" or "assistant"
+    text: str
+    final: bool = True
+
+
+@dataclass(frozen=True)
 class Audio:
     """PCM s16le mono at the session rate (either direction)."""
 
@@ -115,6 +124,7 @@ ServerEvent = (
     | Resumed
     | SessionEnded
     | ServerError
+    | Transcript
     | Audio
     | Unknown
     | ProtocolError
@@ -146,4 +156,19 @@ class End:
     pass
 
 
-ClientEvent = Auth | Resume | TurnEnd | End | Audio | Unknown | ProtocolError
+@dataclass(frozen=True)
+class TextInput:
+    """Text in place of speech (Atoms ``input_text.send``)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Reserved:
+    """A client message the dialect defines as accepted but without effect (Atoms
+    ``input_audio_buffer.commit``, ``session.update``)."""
+
+    type: str
+
+
+ClientEvent = Auth | Resume | TurnEnd | End | TextInput | Reserved | Audio | Unknown | ProtocolError

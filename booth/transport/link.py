@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from booth.limits import WS_MESSAGE
 from booth.servicetext import clean
@@ -89,6 +89,15 @@ class LinkError(Exception):
     """The link could not be opened or is gone. Never carries a secret."""
 
 
+class LinkRefused(LinkError):
+    """The service refused the WebSocket upgrade with an HTTP status: dialling again with the
+    same credentials cannot help."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"the service refused the WebSocket (HTTP {status})")
+        self.status = status
+
+
 class LinkClosed(LinkError):
     def __init__(self, reason: str, *, dropped_at: float, code: int | None = None) -> None:
         super().__init__(reason)
@@ -133,7 +142,8 @@ class Link:
         self.settings = settings
         self._clock = clock
         self._probe = probe
-        self._pending: collections.deque[str | bytes] = collections.deque()
+        # (message, is_audio): a dialect may carry audio as text (Atoms' base64 JSON).
+        self._pending: collections.deque[tuple[str | bytes, bool]] = collections.deque()
         self._wakeup = asyncio.Event()
         self._drained = asyncio.Event()
         self._drained.set()
@@ -175,6 +185,10 @@ class Link:
                 logger=_wire_log,
                 **_NO_PROXY,
             )
+        except InvalidStatus as exc:
+            # The service answered the upgrade with an HTTP status (401: a bad or spent token).
+            status = exc.response.status_code
+            raise LinkRefused(status) from None
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
             # The exception text names the host and the failure, never a header or token.
             raise LinkError(
@@ -201,8 +215,9 @@ class Link:
 
     # ── sending (never blocks the caller) ───────────────────────────────────────
 
-    def send_audio(self, frame: bytes) -> bool:
-        """Queue a mic frame; False (dropped and counted) while the link is backlogged."""
+    def send_audio(self, frame: str | bytes) -> bool:
+        """Queue a mic frame (binary, or a dialect's text message carrying one); False
+        (dropped and counted) while the link is backlogged."""
         if (
             self._dead is not None
             or len(self._pending) >= self.settings.max_pending
@@ -210,7 +225,7 @@ class Link:
         ):
             self.frames_dropped += 1
             return False
-        self._pending.append(frame)
+        self._pending.append((frame, True))
         self._drained.clear()
         self._wakeup.set()
         return True
@@ -219,7 +234,7 @@ class Link:
         """Queue a control message (never dropped for backlog; False if the link is dead)."""
         if self._dead is not None:
             return False
-        self._pending.append(message)
+        self._pending.append((message, False))
         self._drained.clear()
         self._wakeup.set()
         return True
@@ -231,7 +246,7 @@ class Link:
                     self._drained.set()
                     self._wakeup.clear()
                     await self._wakeup.wait()
-                message = self._pending.popleft()
+                message, is_audio = self._pending.popleft()
                 if self._probe is not None and isinstance(message, bytes):
                     self._probe.frame_sent(message, self._clock())
                 try:
@@ -242,7 +257,7 @@ class Link:
                     return
                 except ConnectionClosed:
                     return
-                if isinstance(message, bytes):
+                if is_audio:
                     self.frames_sent += 1
         except asyncio.CancelledError:
             raise
@@ -302,11 +317,16 @@ class Link:
             self._ws.transport.abort()
             return
         self._dead = LinkClosed("closed by the booth", dropped_at=self._clock())
-        # Give already-queued messages (an `end`) a moment to leave before the close frame.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self.settings.close_timeout / 2):
-                if not self._writer.done():
-                    await self._drained.wait()
+        # Mic audio still queued is for a call that is over: it goes, uncounted. Only a
+        # control message (an `end`) is worth a moment to leave before the close frame.
+        text = [(m, a) for m, a in self._pending if not a]
+        self._pending.clear()
+        self._pending.extend(text)
+        if text:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.close_timeout / 2):
+                    if not self._writer.done():
+                        await self._drained.wait()
         self._stop_tasks()
         try:
             async with asyncio.timeout(self.settings.close_timeout):

@@ -31,6 +31,8 @@ from booth import limits
 from booth.errors import TOKEN_STILL_UNSPENT, BoothError, ErrorCode
 from booth.limits import Limit
 from booth.logs import log_event, register_secret
+from booth.protocol.codec import Invalid
+from booth.protocol.dialects import atoms
 from booth.secret import Secret
 from booth.servicetext import clean, clean_name, clean_word, is_word
 from booth.transport.urlpolicy import HTTP_SCHEMES, WS_SCHEMES, UrlRejected, parse_service_url
@@ -180,6 +182,9 @@ def error_from_answer(answer: Answer) -> RestError:
     message = answer.reason or f"HTTP {status}"
     body = answer.data
     envelope = body.get("error") if isinstance(body, dict) else None
+    listed = atoms.error_text(body)  # the Atoms envelope: {"status": false, "errors": [...]}
+    if listed:
+        message = listed
     if isinstance(envelope, dict):
         code = _optional_str(envelope, "code", limits.CODE, answer) or code
         message = _optional_str(envelope, "message", limits.MESSAGE, answer) or message
@@ -349,14 +354,51 @@ class RestClient:
         )
 
     async def sdk_token(self) -> CallTicket:
-        """Seed-003 flow: POST /api/v1/sdk/token -> {token, ws_url}."""
-        answer = await self._request(
-            "POST", "/api/v1/sdk/token", bearer=self._api_key, json={}, retry=True
-        )
+        """Seed 003: POST /api/v1/sdk/token with no body (the seed defines none, so no drill
+        and no difficulty) -> {token, ws_url}."""
+        answer = await self._request("POST", "/api/v1/sdk/token", bearer=self._api_key, retry=True)
         token = _require_str(answer.data, "token", limits.TOKEN, answer)
         register_secret(token)
         url = _ws_url(_require_str(answer.data, "ws_url", limits.URL, answer), answer)
         return CallTicket(connection_url=url, connection_ticket=token)
+
+    async def register_call(
+        self, agent_id: str, variables: dict[str, str] | None = None
+    ) -> CallTicket:
+        """Atoms: POST /atoms/v1/conversation/register-call -> a single-use ``wct_`` token and
+        the Agent WebSocket URL it opens (on this client's host). Retried like a mint: the
+        token is spent only by the WebSocket."""
+        try:
+            answer = await self._request(
+                "POST",
+                atoms.REGISTER_PATH,
+                bearer=self._api_key,
+                json=atoms.register_body(agent_id, variables),
+                retry=True,
+            )
+        except RestError as exc:
+            if exc.status == 404:  # the agent is Atoms' drill
+                raise RestError(
+                    ErrorCode.DRILL_NOT_FOUND, exc.message, status=404, request_id=exc.request_id
+                ) from None
+            raise
+        try:
+            registration = atoms.parse_registration(answer.data)
+        except Invalid as exc:
+            raise answer.violation(f"register-call: {exc}", exc.limit) from None
+        register_secret(registration.access_token)
+        url = atoms.connect_url(self.api_url, registration.access_token)
+        return CallTicket(connection_url=url, connection_ticket=registration.access_token)
+
+    async def get_conversation(self, call_id: str) -> dict[str, Any]:
+        """Atoms: GET /atoms/v1/conversation/{callId}, the ``data`` of the conversation log."""
+        answer = await self._request(
+            "GET", atoms.conversation_path(call_id), bearer=self._api_key, retry=True
+        )
+        data = answer.data.get("data") if isinstance(answer.data, dict) else None
+        if not isinstance(data, dict):
+            raise answer.violation("conversation log has no 'data' object")
+        return data
 
     async def start_call(
         self,

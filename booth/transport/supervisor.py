@@ -40,7 +40,7 @@ from booth.protocol.messages import (
     SessionEnded,
     Unknown,
 )
-from booth.transport.link import LinkClosed, LinkError
+from booth.transport.link import LinkClosed, LinkError, LinkRefused
 from booth.transport.reconnect import (
     CLIENT_REQUESTED,
     Closed,
@@ -75,7 +75,7 @@ class LinkLike(Protocol):
     frames_sent: int
     frames_dropped: int
 
-    def send_audio(self, frame: bytes) -> bool: ...
+    def send_audio(self, frame: str | bytes) -> bool: ...
 
     def send_text(self, message: str) -> bool: ...
 
@@ -182,13 +182,17 @@ class Supervisor:
             try:
                 link = await self._dial()
                 break
+            except LinkRefused:
+                raise  # the service said no: the same token will not do better
             except LinkError:
                 if attempt == 2:
                     raise
                 await asyncio.sleep(self.policy.first_delay * (attempt + 1))
         assert link is not None
         try:
-            link.send_text(self.protocol.hello(token))
+            opening = self.protocol.opening(token)
+            if opening is not None:  # Atoms: the token went in the URL
+                link.send_text(opening)
             async with asyncio.timeout(accept_within):
                 connected = await self._await_open(link)
         except BaseException:
@@ -214,7 +218,9 @@ class Supervisor:
                         raise ConnectRefused(code, text)
                     case SessionEnded(reason=reason):
                         raise ConnectRefused(reason, "the service ended the session at once")
-                    case ProtocolError(about="connected", problem=problem):
+                    case ProtocolError(about=about, problem=problem) if (
+                        about == self.protocol.connected_type
+                    ):
                         # A `connected` we cannot take will not come right by waiting for it.
                         raise ConnectRefused(ErrorCode.PROTOCOL_ERROR, problem)
                     case _:
@@ -235,6 +241,9 @@ class Supervisor:
                 if self._closing:
                     closed = self.plan.close(self._clock())
                     break
+                closed = self._closed_by_service(drop)
+                if closed is not None:
+                    break
                 closed = await self._recover(drop)
                 if closed is not None:
                     break
@@ -245,13 +254,16 @@ class Supervisor:
             log.exception("call supervisor failed")
             closed = Closed(self._clock(), "internal_error", str(ErrorCode.INTERNAL_ERROR))
         finally:
-            if self.link is not None:
-                await self.link.close()
-            self._retire()
             self._report_held_back()
             closed = closed or Closed(self._clock(), CLIENT_REQUESTED)
             self.protocol.mark_ended(closed.reason)
+            link = self.link
+            # The end is known now: report it before the (bounded) closing handshake, which a
+            # server slow to drop the connection can stretch to the whole close timeout.
             self._report(closed)
+            if link is not None:
+                await link.close()
+            self._retire()
 
     async def _pump(self, link: LinkLike) -> LinkClosed | None:
         """Receive until the call ends (None) or the link dies (the drop)."""
@@ -314,6 +326,17 @@ class Supervisor:
                     log, logging.WARNING, f"link given up ({code}): {message}", EVENT="link_closed"
                 )
         self._listener(event)
+
+    def _closed_by_service(self, drop: LinkClosed) -> Closed | None:
+        """A close the service meant (an ``error`` then a close, or a close from a service
+        without resume): the call is over, and not for a network reason."""
+        match self.protocol.closed(drop.code):
+            case ServerError(code=code):
+                # Its CallFailed went out with the message; the end carries the same code.
+                return self.plan.close(self._clock(), reason=code)
+            case SessionEnded(reason=reason):
+                return self.plan.close(self._clock(), reason=reason)
+        return None
 
     # ── recovering ──────────────────────────────────────────────────────────────
 

@@ -43,6 +43,24 @@ def test_mark_end_plays_short_audio_without_counting() -> None:
     assert jb.stats.underruns == 0
 
 
+def test_confirmed_underruns_count_a_gap_not_the_end() -> None:
+    """Without turn markers, running dry is an underrun only if the turn goes on."""
+    jb = JitterBuffer(rate=1000, prebuffer_ms=1, capacity_ms=100, confirm_underruns=True)
+    jb.write(pcm([1, 2]))
+    assert jb.read(4) == pcm([1, 2, 0, 0])
+    assert jb.stats.underruns == 0  # the end of the persona's audio, or a gap?
+    jb.mark_end()  # the session decided the persona stopped: it was the end
+    jb.write(pcm([3, 4, 5]))  # the next turn
+    assert jb.stats.underruns == 0
+    assert jb.read(4) == pcm([3, 4, 5, 0])  # dry again, and this time more follows: a gap
+    jb.write(pcm([6]))
+    assert jb.stats.underruns == 1
+    jb.read(2)
+    jb.flush()  # barge-in: whatever was pending is no underrun either
+    jb.write(pcm([7]))
+    assert jb.stats.underruns == 1
+
+
 def test_overflow_drops_oldest() -> None:
     jb = JitterBuffer(rate=1000, prebuffer_ms=0, capacity_ms=5)
     assert jb.write(pcm(range(1, 9))) == 3
