@@ -12,7 +12,18 @@ from booth.config import ConfigError
 from booth.errors import EX_CONFIG
 
 # Order is the order `booth --help` lists them in.
-COMMANDS = ("run", "demo", "devserver", "doctor", "devices", "history", "bench")
+COMMANDS = (
+    "run",
+    "status",
+    "press",
+    "call",
+    "demo",
+    "devserver",
+    "doctor",
+    "devices",
+    "history",
+    "bench",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,6 +16,7 @@ import re
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Mapping
 from typing import Literal
 
@@ -182,7 +183,41 @@ def setup_logging(level: str = "info", target: LogTarget = "auto", **context_fie
     for noisy in ("websockets", "httpx", "httpcore", "aiohttp.access", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     set_context(**context_fields)
+    route_warnings()
     return "journal" if use_journal else "stderr"
+
+
+_warned: set[tuple[str, str]] = set()
+
+
+def _show_warning(  # noqa: PLR0917 (warnings.showwarning's own signature)
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: object = None,
+    line: str | None = None,
+) -> None:
+    # One record per distinct warning, in one line: no source line, no stack (gpiozero warns
+    # once per pin factory it tries; Python's default would print each with its code line).
+    text = " ".join(str(message).split())
+    key = (category.__name__, text)
+    with _lock:
+        if key in _warned:
+            return
+        _warned.add(key)
+    log_event(
+        logging.getLogger("py.warnings"),
+        logging.WARNING,
+        f"{category.__name__}: {text}",
+        EVENT="library_warning",
+        WARNING_CATEGORY=category.__name__,
+    )
+
+
+def route_warnings() -> None:
+    """Library warnings (``warnings.warn``) become one log record each, once per process."""
+    warnings.showwarning = _show_warning
 
 
 class Throttle:

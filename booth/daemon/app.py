@@ -140,7 +140,7 @@ class BoothApp:
         """Bring the booth up, serve until ``request_stop()``, then end cleanly. Returns 0."""
         loop = asyncio.get_running_loop()
         self.panel = open_panel(
-            self.config.panel, loop, self._on_button, factory=self.pin_factory, clock=self.clock
+            self.config.panel, loop, self.on_button, factory=self.pin_factory, clock=self.clock
         )
         if self.panel.degraded:
             log_event(log, logging.WARNING, f"panel: {self.panel.degraded}", EVENT="panel_degraded")
@@ -223,7 +223,8 @@ class BoothApp:
 
     # ── inputs ───────────────────────────────────────────────────────────────────
 
-    def _on_button(self, event: ButtonEvent) -> None:
+    def on_button(self, event: ButtonEvent) -> None:
+        """A button gesture: from the GPIO panel, or from the control socket (the same input)."""
         self.events.emit(t.ButtonSeen(event.kind))
         make = _BUTTON_INPUTS.get(event.kind)
         if make is not None:

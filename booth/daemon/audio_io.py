@@ -81,7 +81,7 @@ _LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
 )
 
 
-def _portaudio_lock() -> asyncio.Lock:
+def portaudio_lock() -> asyncio.Lock:
     loop = asyncio.get_running_loop()
     lock = _LOCKS.get(loop)
     if lock is None:
@@ -105,7 +105,7 @@ async def _probe(pattern: str, *, input: bool) -> bool:
             pa.terminate()
         return True
 
-    async with _portaudio_lock():
+    async with portaudio_lock():
         return await asyncio.get_running_loop().run_in_executor(None, scan)
 
 
@@ -137,7 +137,7 @@ class PyAudioMic:
         # Frames (or an error) left from the previous call must not leak into this one.
         while not self.capture.queue.empty():
             self.capture.queue.get_nowait()
-        async with _portaudio_lock():
+        async with portaudio_lock():
             await self.capture.start()
 
     async def read(self) -> bytes:
@@ -145,7 +145,7 @@ class PyAudioMic:
 
     async def close(self) -> None:
         if self.capture.running:
-            async with _portaudio_lock():
+            async with portaudio_lock():
                 await self.capture.stop()
 
     async def available(self) -> bool:
@@ -162,7 +162,7 @@ class PyAudioSpeaker:
         self.playback = playback_from_config(cfg, **playback_kw)
 
     async def open(self) -> None:
-        async with _portaudio_lock():
+        async with portaudio_lock():
             await self.playback.start()
 
     @property
@@ -194,7 +194,7 @@ class PyAudioSpeaker:
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
-            async with _portaudio_lock():
+            async with portaudio_lock():
                 await self.playback.stop()
 
     @property

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from booth.config import Config
+from booth.daemon import control
 from booth.daemon.app import BoothApp
+from booth.daemon.control_target import AppControl
 from booth.errors import EX_OK
 from booth.logs import log_event, register_secret, setup_logging
 from booth.secret import Secret
@@ -50,9 +53,29 @@ async def serve(config: Config, api_key: Secret, proxy: HttpProxy | None = None)
     )
     remove = install_signal_handlers(asyncio.get_running_loop(), app.request_stop)
     try:
-        return await app.run_forever()
+        async with control_socket(app):
+            return await app.run_forever()
     finally:
         remove()
+
+
+@contextlib.asynccontextmanager
+async def control_socket(app: BoothApp) -> AsyncIterator[None]:
+    """The local control socket (booth status / press) beside the daemon, where systemd gave
+    us a runtime directory; a socket that cannot be made is logged, never fatal."""
+    path = control.socket_path()
+    server = None if path is None else control.ControlServer(path, AppControl(app))
+    if server is not None:
+        try:
+            await server.start()
+        except OSError as exc:
+            log_event(log, logging.WARNING, f"no control socket: {exc}", EVENT="control_socket")
+            server = None
+    try:
+        yield
+    finally:
+        if server is not None:
+            await server.close()
 
 
 def run_daemon(config: Config, api_key: Secret, *, proxy: HttpProxy | None = None) -> int:

@@ -331,6 +331,58 @@ def _pin_factory(name: str) -> Any:
     return make_pin_factory(name)
 
 
+# -- the unit's interpreter -------------------------------------------------------------------
+#: What ProtectHome=yes makes invisible to the service (systemd.exec(5)).
+HIDDEN_BY_PROTECT_HOME = (Path("/home"), Path("/root"), Path("/run/user"))
+UNIT_PATH = Path("/etc/systemd/system/booth.service")
+
+
+def hidden_from_service(path: Path) -> bool:
+    return any(path == top or top in path.parents for top in HIDDEN_BY_PROTECT_HOME)
+
+
+def unit_interpreter(unit: Path) -> tuple[Path, Path]:
+    """(the unit's ExecStart program, the Python it really runs on: symlinks and the venv's
+    ``home`` followed)."""
+    program = Path("")
+    for line in unit.read_text(encoding="utf-8").splitlines():
+        if line.startswith("ExecStart="):
+            program = Path(line.split("=", 1)[1].split()[0].lstrip("-@:+!"))
+    if not program.is_absolute():
+        raise ValueError(f"{unit}: no ExecStart= with an absolute path")
+    python = program
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        first = program.read_bytes()[:256].split(b"\n", 1)[0].decode()
+        if first.startswith("#!"):
+            python = Path(first[2:].split()[0])
+    return program, Path(os.path.realpath(python))
+
+
+def check_interpreter(ctx: Context, unit: Path = UNIT_PATH) -> list[Check]:
+    fix = "rebuild the venv on the system Python: scripts/provision --python /usr/bin/python3"
+    if not unit.exists():
+        return [Check("interpreter", "skip", f"no installed unit at {unit}")]
+    try:
+        program, python = unit_interpreter(unit)
+    except (OSError, ValueError) as exc:
+        return [Check("interpreter", "fail", str(exc), "rerun scripts/provision")]
+    if not program.exists():
+        return [Check("interpreter", "fail", f"{program} (ExecStart) is missing", fix)]
+    if hidden_from_service(python):
+        return [
+            Check(
+                "interpreter",
+                "fail",
+                f"{program} runs {python}, which ProtectHome=yes hides from the service "
+                "(it would fail with 203/EXEC)",
+                fix,
+            )
+        ]
+    if not os.access(python, os.X_OK):
+        return [Check("interpreter", "fail", f"{python} is not executable", fix)]
+    return [Check("interpreter", "pass", f"{program} runs {python}")]
+
+
 # -- clock ------------------------------------------------------------------------------------
 def check_clock(ctx: Context, now: float | None = None) -> list[Check]:
     now = time.time() if now is None else now
@@ -583,13 +635,26 @@ CheckFn = Callable[[Context], list[Check]]
 
 
 def run_checks(
-    ctx: Context, *, mint: bool = False, audio: bool = True, gpio: bool = True
+    ctx: Context,
+    *,
+    mint: bool = False,
+    audio: bool = True,
+    gpio: bool = True,
+    from_daemon: list[Check] | None = None,
 ) -> list[Check]:
+    """Every check in order. ``from_daemon``: the running daemon's own mic, speaker and GPIO
+    rows (it holds the pins), used instead of opening them here."""
     steps: list[tuple[str, CheckFn]] = [("config", check_config), ("credential", check_credential)]
-    if audio:
-        steps.append(("audio", check_audio))
-    if gpio:
-        steps.append(("gpio", check_gpio))
+    steps.append(("interpreter", check_interpreter))
+    if from_daemon is not None:
+        wanted = {"mic", "speaker"} if audio else set()
+        wanted |= {"gpio"} if gpio else set()
+        steps.append(("daemon", lambda _ctx: [r for r in from_daemon if r.name in wanted]))
+    else:
+        if audio:
+            steps.append(("audio", check_audio))
+        if gpio:
+            steps.append(("gpio", check_gpio))
     steps += [("network", check_network), ("clock", check_clock)]
     if mint:
         steps.append(("mint", check_mint))

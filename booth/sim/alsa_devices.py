@@ -41,6 +41,8 @@ import numpy as np
 
 STOCK_CONFIG = "/usr/share/alsa/alsa.conf"
 F_SETPIPE_SZ = 1031
+#: A pacer this far behind had no reader (a FIFO between calls): it restarts its clock.
+LATE = 0.5
 
 
 @dataclass
@@ -173,21 +175,14 @@ def alsa_file_devices(
     playback_out: str = _quote(output)
     if paced:
         capture_in, playback_out = _start_pacers(devs, pcm, loop_capture)
-    stanzas = []
-    if with_capture:
-        stanzas.append(
-            f"pcm.{capture_name} {{\n  type asym\n  capture.pcm {{\n    type file\n"
-            f'    slave.pcm "null"\n    file "/dev/null"\n    infile {capture_in}\n'
-            f'    format "raw"\n  }}\n}}\n'
+    devs.config_path.write_text(
+        asoundrc(
+            capture_name if with_capture else None,
+            playback_name if with_playback else None,
+            capture_in,
+            playback_out,
         )
-    if with_playback:
-        # asym with only a playback side: the speaker cannot be opened for capture, as
-        # with a real speaker (a bare file PCM would also offer 128 input channels).
-        stanzas.append(
-            f"pcm.{playback_name} {{\n  type asym\n  playback.pcm {{\n    type file\n"
-            f'    slave.pcm "null"\n    file {playback_out}\n    format "raw"\n  }}\n}}\n'
-        )
-    devs.config_path.write_text("".join(stanzas))
+    )
     devs.env = {
         "ALSA_CONFIG_PATH": f"{STOCK_CONFIG}:{devs.config_path}",
         "JACK_NO_START_SERVER": "1",
@@ -205,23 +200,51 @@ def alsa_file_devices(
         devs.finish()
 
 
+def asoundrc(
+    capture_name: str | None, playback_name: str | None, capture_in: str, playback_out: str
+) -> str:
+    """The PCM declarations (``capture_in``/``playback_out``: a quoted path or an fd number)."""
+    stanzas = []
+    if capture_name:
+        stanzas.append(
+            f"pcm.{capture_name} {{\n  type asym\n  capture.pcm {{\n    type file\n"
+            f'    slave.pcm "null"\n    file "/dev/null"\n    infile {capture_in}\n'
+            f'    format "raw"\n  }}\n}}\n'
+        )
+    if playback_name:
+        # asym with only a playback side: the speaker cannot be opened for capture, as
+        # with a real speaker (a bare file PCM would also offer 128 input channels).
+        stanzas.append(
+            f"pcm.{playback_name} {{\n  type asym\n  playback.pcm {{\n    type file\n"
+            f'    slave.pcm "null"\n    file {playback_out}\n    format "raw"\n  }}\n}}\n'
+        )
+    return "".join(stanzas)
+
+
 def _quote(path: Path) -> str:
     return '"' + str(path).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _start_pacers(devs: AlsaFileDevices, pcm: bytes, loop: bool = False) -> tuple[str, str]:
     """Pipes fed/drained in real time; returns the asoundrc values (fd numbers)."""
+    cap_r, cap_w = os.pipe()
+    out_r, out_w = os.pipe()
+    devs._fds += [cap_r, out_w]  # the PCMs use these; closed when the context ends
+    run_pacers(devs, cap_w, out_r, pcm, loop)
+    return str(cap_r), str(out_w)
+
+
+def run_pacers(devs: AlsaFileDevices, cap_w: int, out_r: int, pcm: bytes, loop: bool) -> None:
+    """Threads that fill ``cap_w`` and drain ``out_r`` at the device rate (the ends of two
+    pipes or FIFOs whose other ends the capture and playback PCMs use)."""
     bytes_per_sec = devs.rate * devs.channels * 2
     # The file PCM copies whatever one read() returns into a whole period and moves on, so a
     # short read would misplace samples: write exactly one period per write (atomic, below
     # PIPE_BUF) so that every read of one period gets a whole one.
     chunk = devs.rate * devs.period_ms // 1000 * devs.channels * 2
-    cap_r, cap_w = os.pipe()
-    out_r, out_w = os.pipe()
     for fd in (cap_w, out_r):
         with contextlib.suppress(OSError):
             fcntl.fcntl(fd, F_SETPIPE_SZ, 4096)
-    devs._fds += [cap_r, out_w]  # the PCMs use these; closed when the context ends
 
     def feed() -> None:
         start = time.monotonic()
@@ -243,6 +266,10 @@ def _start_pacers(devs: AlsaFileDevices, pcm: bytes, loop: bool = False) -> tupl
             delay = start + sent / bytes_per_sec - time.monotonic()
             if delay > 0:
                 devs._stop.wait(delay)
+            elif delay < -LATE:
+                # No reader for a while (a FIFO between calls): carry on from now rather
+                # than bursting the missed audio into the next capture.
+                start = time.monotonic() - sent / bytes_per_sec
         os.close(cap_w)
 
     def drain() -> None:
@@ -264,10 +291,11 @@ def _start_pacers(devs: AlsaFileDevices, pcm: bytes, loop: bool = False) -> tupl
                 delay = start + got / bytes_per_sec - time.monotonic()
                 if delay > 0:
                     devs._stop.wait(delay)
+                elif delay < -LATE:  # nothing played for a while: pace from now
+                    start = time.monotonic() - got / bytes_per_sec
         os.close(out_r)
 
     for target in (feed, drain):
         thread = threading.Thread(target=target, name=f"alsa-{target.__name__}", daemon=True)
         thread.start()
         devs._threads.append(thread)
-    return str(cap_r), str(out_w)

@@ -9,7 +9,7 @@ import contextlib
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,12 +85,25 @@ class OffsetClock:
 
     def __init__(self) -> None:
         self.offset = 0.0
+        self.stopped_at: float | None = None
 
     def __call__(self) -> float:
+        if self.stopped_at is not None:
+            return self.stopped_at
         return time.monotonic() + self.offset
 
     def jump(self, seconds: float) -> None:
         self.offset += seconds
+
+    @contextlib.contextmanager
+    def stopped(self) -> Iterator[None]:
+        """Time stands still inside: edges driven here all happen at one instant, however long
+        the machine takes to drive them."""
+        self.stopped_at = self()
+        try:
+            yield
+        finally:
+            self.stopped_at = None
 
 
 class Booth:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 
 import pytest
 
@@ -41,6 +42,28 @@ def test_registered_secret_never_reaches_the_sink(capsys: pytest.CaptureFixture[
 def test_field_names_must_be_journal_names() -> None:
     with pytest.raises(ValueError, match="UPPER_CASE"):
         logs.log_event(logging.getLogger("x"), logging.INFO, "m", call_id="lower")
+
+
+def test_library_warnings_are_one_record_each_once(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gpiozero.exc import PinFactoryFallback
+
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)
+    logs._warned.clear()
+    logs.setup_logging("info", "stderr")
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        logs.route_warnings()  # inside: catch_warnings puts the old hook back on the way out
+        for _ in range(2):
+            warnings.warn(
+                "Falling back from lgpio: No module named 'lgpio'", PinFactoryFallback, stacklevel=1
+            )
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1, lines
+    assert "WARNING" in lines[0] and "py.warnings" in lines[0]
+    assert "PinFactoryFallback: Falling back from lgpio" in lines[0]
+    assert "warnings.warn(" not in lines[0] and "EVENT=library_warning" in lines[0]
 
 
 def test_the_scrub_list_stays_bounded_and_keeps_the_pinned_key() -> None:

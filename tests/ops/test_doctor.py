@@ -84,6 +84,7 @@ def test_healthy_booth_passes_every_check(tmp_path: Path, alsa: AlsaFactory, ser
     config, _ = write_booth(tmp_path, service)
     devs = alsa()
     code, rows, _ = run_doctor(devs, config, "--mint")
+    rows.pop("interpreter")  # pass or skip: whether this machine has the unit installed
     assert {name: r["status"] for name, r in rows.items()} == {
         "config": "pass",
         "credential": "pass",
@@ -276,3 +277,31 @@ def test_audio_and_gpio_work_without_writable_executable_memory(
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = {r["name"]: r["status"] for r in json.loads(proc.stdout)}
     assert rows["mic"] == rows["speaker"] == rows["gpio"] == "pass"
+
+
+# -- the unit's interpreter ---------------------------------------------------------------
+def write_unit(tmp_path: Path, python: str) -> Path:
+    venv_bin = tmp_path / "venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    (venv_bin / "python").symlink_to(python)
+    script = venv_bin / "booth"
+    script.write_text(f"#!{venv_bin / 'python'}\nimport booth\n")
+    script.chmod(0o755)
+    unit = tmp_path / "booth.service"
+    unit.write_text(f"[Service]\nType=notify\nExecStart={script} run --config /etc/booth/x\n")
+    return unit
+
+
+def test_interpreter_on_the_system_python_passes(tmp_path: Path) -> None:
+    unit = write_unit(tmp_path, "/usr/bin/python3")
+    [row] = doctor.check_interpreter(doctor.Context(None), unit)
+    assert row.status == "pass" and "/usr/bin/python3" in row.detail
+
+
+def test_interpreter_in_a_home_directory_fails_naming_the_fix(tmp_path: Path) -> None:
+    # A venv whose python links into /root (a pyenv build): ProtectHome=yes hides it.
+    unit = write_unit(tmp_path, "/root/.pyenv/versions/3.11.7/bin/python3.11")
+    [row] = doctor.check_interpreter(doctor.Context(None), unit)
+    assert row.status == "fail" and "ProtectHome" in row.detail
+    assert "/usr/bin/python3" in row.fix
+    assert doctor.check_interpreter(doctor.Context(None), tmp_path / "none")[0].status == "skip"

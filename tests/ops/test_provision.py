@@ -7,7 +7,7 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -36,7 +36,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def provision(
     source: Path, root: Path, *args: str, key: str | None = KEY, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "BOOTH_PYTHON": sys.executable, **(env or {})}
+    full_env = {**os.environ, "BOOTH_PYTHON": "/usr/bin/python3", **(env or {})}
     return subprocess.run(
         [str(source / "scripts" / "provision"), "--root", str(root), *args],
         input=key + "\n" if key is not None else "",
@@ -365,6 +365,21 @@ def test_provision_real_system_path(
         ],
     )
     assert check.stdout.strip() == "clean", check.stdout + check.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to put an interpreter under /home")
+def test_an_interpreter_the_unit_cannot_reach_is_refused(source: Path, tmp_path: Path) -> None:
+    # A python3 in a home directory, like a pyenv build first on root's PATH.
+    home = Path(tempfile.mkdtemp(prefix="booth-provision-", dir="/home"))
+    try:
+        shutil.copy2(os.path.realpath("/usr/bin/python3"), home / "python3")
+        root = tmp_path / "root"
+        proc = provision(source, root, env={"BOOTH_PYTHON": str(home / "python3")})
+        assert proc.returncode == 64, proc.stdout + proc.stderr
+        assert "ProtectHome" in proc.stderr and "--python /usr/bin/python3" in proc.stderr
+        assert not (root / "opt").exists() and not (root / "etc").exists()
+    finally:
+        shutil.rmtree(home)
 
 
 def test_key_on_two_lines_is_refused(source: Path, tmp_path: Path) -> None:

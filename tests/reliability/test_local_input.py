@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import booth
 from tests.daemon.harness import running_booth
 from tests.reliability.test_network import start_call
 
@@ -41,12 +42,18 @@ async def test_button_held_for_minutes_does_not_burn_a_call(tmp_path: Path) -> N
 
 
 async def test_button_chatter_is_debounced(tmp_path: Path) -> None:
-    """Fifty edges within a few milliseconds (a worn switch): no crash, no stray call."""
+    """Fifty edges inside one debounce window (a worn switch): one press and its release, no
+    crash, no stray call. The panel stamps edges with its clock, held still while the test
+    drives them, so they fall in one window on a machine of any speed."""
     async with running_booth(tmp_path) as b:
         pin = b.factory.pin(17)
-        for _ in range(25):
-            pin.drive_low()
-            pin.drive_high()
+        with b.clock.stopped():
+            for _ in range(25):
+                pin.drive_low()
+                pin.drive_high()
+        # The first edge is a press; the level read after the window is the release.
+        await b.until(lambda: len(b.buttons()) >= 2, 5, "the release after the chatter")
+        assert b.buttons() == ["press", "release"]
         # A real press after the chatter still starts exactly one call.
         await start_call(b)
         assert b.states().count("connecting") == 1
@@ -67,9 +74,11 @@ def world_traversable_dir() -> Iterator[Path]:
         shutil.rmtree(path)
 
 
-def booth_run(config: Path, *prefix: str) -> subprocess.CompletedProcess[str]:
+def booth_run(
+    config: Path, *prefix: str, python: str = sys.executable
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*prefix, sys.executable, "-m", "booth", "run", "--config", str(config)],
+        [*prefix, python, "-m", "booth", "run", "--config", str(config)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -99,10 +108,22 @@ def test_booth_run_refuses_a_world_readable_credential(world_traversable_dir: Pa
 @pytest.mark.root
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root")
 def test_booth_run_with_an_unreadable_credential(world_traversable_dir: Path) -> None:
-    """The key belongs to root, the daemon runs as nobody: a clear config error, exit 78."""
+    """The key belongs to root, the daemon runs as nobody: a clear config error, exit 78.
+
+    nobody may not reach this checkout or its venv (a clone in root's home is 0700): it runs
+    a copy of the package, on the system interpreter, as a booth's service user would."""
     config, key = write_config(world_traversable_dir, 0o600)
-    nobody = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
-    proc = booth_run(config, *nobody)
+    if not os.access("/usr/bin/python3", os.X_OK):
+        pytest.skip("no system interpreter /usr/bin/python3")
+    package = world_traversable_dir / "src"
+    shutil.copytree(
+        Path(booth.__file__).parent, package / "booth", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    nobody = (
+        "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+        "env", f"PYTHONPATH={package}", "PYTHONDONTWRITEBYTECODE=1",
+    )  # fmt: skip
+    proc = booth_run(config, *nobody, python="/usr/bin/python3")
     assert proc.returncode == 78, proc.stderr
     assert f"{key}: permission denied" in proc.stderr
     assert KEY not in proc.stderr + proc.stdout
