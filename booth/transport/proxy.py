@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import h11
-
 from booth import limits
 from booth.secret import Secret
 
@@ -227,6 +225,10 @@ async def _handshake(
     proxy: HttpProxy,
     target: str,
 ) -> None:
+    # Imported here: the config check imports this module for parse_proxy_url, and
+    # scripts/provision runs that check on the bare system interpreter, before any install.
+    import h11
+
     # h11 refuses a reply head larger than the limit; the caller's deadline bounds the time.
     conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=limits.PROXY_REPLY.value)
     received = 0
