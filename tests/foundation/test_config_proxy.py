@@ -4,7 +4,6 @@ credential), and exit 78 naming file and key when the credential cannot be read.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from booth.config import ConfigError, load_config, load_proxy
 from booth.logs import scrub
 from tests.reliability import test_local_input
-from tests.reliability.test_local_input import booth_run, write_config
+from tests.reliability.test_local_input import booth_run, booth_run_as_nobody, write_config
 
 # The API key's own exit-78 tests' directory, config and `booth run`.
 world_traversable_dir = test_local_input.world_traversable_dir
@@ -136,16 +135,15 @@ def test_booth_run_exits_78_when_the_proxy_credential_is_unreadable(
     """Checked at start, before any hardware or network: naming the file and the key."""
     config, key = write_config(world_traversable_dir, 0o600)
     auth = world_traversable_dir / "proxy_auth"
-    runner: tuple[str, ...] = ()
     if why == "permission":
-        if os.geteuid() != 0 or shutil.which("setpriv") is None:
-            pytest.skip("needs root (to run the booth as another user) and setpriv")
-        runner = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
         os.chown(key, 65534, -1)  # the API key is the booth user's own; the proxy's is root's
         secret_file(world_traversable_dir, f"booth:{PASSWORD}")
     proxy_lines = f'proxy = "http://127.0.0.1:9"\nproxy_auth_file = "{auth}"\n'
     config.write_text(config.read_text().replace("[service]\n", "[service]\n" + proxy_lines))
-    proc = booth_run(config, *runner)
+    if why == "permission":
+        proc = booth_run_as_nobody(config, world_traversable_dir)
+    else:
+        proc = booth_run(config)
     assert proc.returncode == 78, proc.stderr
     expected = "no such file" if why == "missing" else "permission denied"
     assert f"service.proxy_auth_file: {auth}: {expected}" in proc.stderr

@@ -87,6 +87,28 @@ def booth_run(
     )
 
 
+def booth_run_as_nobody(config: Path, directory: Path) -> subprocess.CompletedProcess[str]:
+    """``booth run`` as nobody, as a booth's service user would run it: nobody may not reach
+    this checkout or its venv (a clone in root's home is 0700), so it runs a copy of the
+    package from ``directory`` (world-traversable) on the system interpreter."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root (to run the booth as another user) and setpriv")
+    if not os.access("/usr/bin/python3", os.X_OK):
+        pytest.skip("no system interpreter /usr/bin/python3")
+    package = directory / "src"
+    if not package.exists():
+        shutil.copytree(
+            Path(booth.__file__).parent,
+            package / "booth",
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+    nobody = (
+        "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+        "env", f"PYTHONPATH={package}", "PYTHONDONTWRITEBYTECODE=1",
+    )  # fmt: skip
+    return booth_run(config, *nobody, python="/usr/bin/python3")
+
+
 def write_config(directory: Path, key_mode: int) -> tuple[Path, Path]:
     key = directory / "api_key"
     key.write_text(KEY + "\n")
@@ -113,17 +135,7 @@ def test_booth_run_with_an_unreadable_credential(world_traversable_dir: Path) ->
     nobody may not reach this checkout or its venv (a clone in root's home is 0700): it runs
     a copy of the package, on the system interpreter, as a booth's service user would."""
     config, key = write_config(world_traversable_dir, 0o600)
-    if not os.access("/usr/bin/python3", os.X_OK):
-        pytest.skip("no system interpreter /usr/bin/python3")
-    package = world_traversable_dir / "src"
-    shutil.copytree(
-        Path(booth.__file__).parent, package / "booth", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    nobody = (
-        "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-        "env", f"PYTHONPATH={package}", "PYTHONDONTWRITEBYTECODE=1",
-    )  # fmt: skip
-    proc = booth_run(config, *nobody, python="/usr/bin/python3")
+    proc = booth_run_as_nobody(config, world_traversable_dir)
     assert proc.returncode == 78, proc.stderr
     assert f"{key}: permission denied" in proc.stderr
     assert KEY not in proc.stderr + proc.stdout
