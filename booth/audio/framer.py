@@ -401,14 +401,12 @@ class Framer:
 
     def push(self, pcm: bytes | bytearray | memoryview | npt.NDArray[np.int16]) -> list[bytes]:
         """Feed int16 PCM (interleaved when channels > 1); return the frames now complete."""
-        x = self._as_samples(pcm)
-        if self.channels != 1:
-            x = self._downmix(x)
-        if x.size:
-            self._resample(x)
-        if self._out_fill < self.frame_samples:
-            return []
-        return self._cut_frames()
+        return self._cut_frames() if self._feed(pcm) else []
+
+    def push_bytes(self, pcm: bytes | bytearray | memoryview | npt.NDArray[np.int16]) -> bytes:
+        """Like push() but the completed frames joined into one bytes object (playback wants
+        a stream, not 1 ms frames one by one)."""
+        return self._take_frames()[0] if self._feed(pcm) else b""
 
     def process(self, pcm: bytes | bytearray | memoryview | npt.NDArray[np.int16]) -> Int16Array:
         """Like push() but return the completed frames as one int16 array."""
@@ -418,6 +416,15 @@ class Framer:
         return np.frombuffer(b"".join(frames), dtype="<i2").astype(np.int16)
 
     # -- internals ----------------------------------------------------------------------
+
+    def _feed(self, pcm: bytes | bytearray | memoryview | npt.NDArray[np.int16]) -> bool:
+        """Resample pcm into the output buffer; True when a whole frame is waiting."""
+        x = self._as_samples(pcm)
+        if self.channels != 1:
+            x = self._downmix(x)
+        if x.size:
+            self._resample(x)
+        return self._out_fill >= self.frame_samples
 
     def _as_samples(
         self, pcm: bytes | bytearray | memoryview | npt.NDArray[np.int16]
@@ -490,6 +497,14 @@ class Framer:
         self._reserve_out(y.size)[:] = y
 
     def _cut_frames(self) -> list[bytes]:
+        raw, count = self._take_frames()
+        if count == 1:
+            return [raw]
+        fb = self.frame_bytes
+        return [raw[i * fb : (i + 1) * fb] for i in range(count)]
+
+    def _take_frames(self) -> tuple[bytes, int]:
+        """The complete frames in the output buffer, as one bytes object, and their count."""
         fs = self.frame_samples
         count = self._out_fill // fs
         used = count * fs
@@ -502,10 +517,7 @@ class Framer:
             self._out[:rest] = self._out[used : self._out_fill]
         self._out_fill = rest
         self._frames_out += count
-        fb = self.frame_bytes
-        if count == 1:
-            return [raw]
-        return [raw[i * fb : (i + 1) * fb] for i in range(count)]
+        return raw, count
 
     def _post(self, frames: Int16Array) -> Int16Array:
         out = np.empty(frames.shape, dtype=np.int16)

@@ -105,11 +105,17 @@ class Playback:
                 # Not open yet: keep it at 16 kHz until open() knows the device rate.
                 self._early += pcm16k
                 return
-            self._queue(self._framer.push(pcm16k))
+            self._queue(self._framer.push_bytes(pcm16k))
 
-    def _queue(self, chunks: list[bytes]) -> None:
-        for chunk in chunks:
-            self._jitter.write(chunk if self.channels == 1 else _to_stereo(chunk))
+    def _queue(self, pcm: bytes, *, cue: bool = False) -> None:
+        if not pcm:
+            return
+        if self.channels != 1:
+            pcm = _to_stereo(pcm)
+        if cue:
+            self._jitter.write_cue(pcm)
+        else:
+            self._jitter.write(pcm)
 
     async def wait_drained(self) -> None:
         """Wait until everything written so far has been handed to the device."""
@@ -119,13 +125,20 @@ class Playback:
         """The turn is over: play out what is queued and do not count the drain as an
         underrun."""
         with self._lock:
-            self._drain_framer()
+            self._queue(self._framer_tail())
             self._jitter.mark_end()
 
     def play_cue(self, pcm16k: bytes) -> None:
-        """Play a sound cue through the same stream (queued after any speech)."""
-        self.write(pcm16k)
-        self.mark_end()
+        """Play a sound cue through the same stream, after anything queued; persona speech
+        that arrives while it plays is mixed over it instead of waiting for its end."""
+        self._drained.clear()
+        with self._lock:
+            self._idle = False
+            if self._framer is None:
+                self._early += pcm16k
+                self._jitter.mark_end()
+                return
+            self._queue(self._framer.push_bytes(pcm16k) + self._framer_tail(), cue=True)
 
     def flush(self) -> int:
         """Drop all queued audio now (barge-in, `interruption`). Returns samples dropped."""
@@ -141,14 +154,14 @@ class Playback:
 
     # -- PortAudio side -----------------------------------------------------------------
 
-    def _drain_framer(self) -> None:
+    def _framer_tail(self) -> bytes:
         framer = self._framer
         if framer is None:
-            return
+            return b""
         # Push the filter's tail and any partial frame out (its delay plus one frame of
         # silence: at most 1 ms more than the audio itself).
         tail = int(framer.delay * framer.in_rate / framer.out_rate) + framer.frame_samples
-        self._queue(framer.push(bytes(2 * tail)))
+        return framer.push_bytes(bytes(2 * tail))
 
     def _open(self) -> None:
         import pyaudio
@@ -175,7 +188,7 @@ class Playback:
                 )
                 self.rate, self.channels = rate, channels
                 if self._early:
-                    self._queue(self._framer.push(bytes(self._early)))
+                    self._queue(self._framer.push_bytes(bytes(self._early)))
                     self._early.clear()
             try:
                 stream = pa.open(

@@ -89,12 +89,16 @@ async def test_missing_speaker_is_playback_blocked(tmp_path: Path) -> None:
     assert err.value.code == ErrorCode.AUDIO_PLAYBACK_BLOCKED
 
 
-async def _play(tmp_path: Path, rate: int, pcm16k: np.ndarray) -> np.ndarray:
+async def _play(
+    tmp_path: Path, rate: int, pcm16k: np.ndarray, cue: np.ndarray | None = None
+) -> np.ndarray:
     with alsa_file_devices(tmp_path, rate=rate, paced=True) as devs:
         playback = Playback(devs.playback_name, rate=rate, prebuffer_ms=40)
         await playback.start()
         assert playback.rate == rate
         try:
+            if cue is not None:
+                playback.play_cue(cue.tobytes())
             playback.write(pcm16k.tobytes())
             playback.mark_end()
             await asyncio.wait_for(playback.wait_drained(), 10)
@@ -215,3 +219,13 @@ async def test_capture_to_a_callback_only(tmp_path: Path) -> None:
             await capture.stop()
     assert [f.pcm for f in got[:10]] == Framer(16000).push(signal)[:10]
     assert capture.stats.dropped_frames == 0
+
+
+async def test_speech_plays_over_a_cue_instead_of_after_it(tmp_path: Path) -> None:
+    """A start cue queued just before the greeting does not delay the greeting by its
+    length: the greeting is mixed over the cue's remainder."""
+    cue = np.full(int(16000 * 0.3), 2000, np.int16)  # 300 ms
+    played = await _play(tmp_path, 16000, make_signal(16000, 0.2, 10), cue=cue)  # 200 ms
+    sounding = np.flatnonzero(played)
+    span_ms = 1000 * (sounding[-1] - sounding[0] + 1) / 16000
+    assert 300 <= span_ms < 400  # one after the other would take 500 ms

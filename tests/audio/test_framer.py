@@ -193,3 +193,10 @@ def test_sharp_stage_taps_meet_the_targets(in_rate: int, out_rate: int) -> None:
     assert gain_db(np.arange(0.53125 * low, rate / 2, 5.0)).max() <= -80.0
     assert passband.max() - passband.min() <= 0.1
     assert abs(passband[0]) < 1e-3  # unity gain at DC
+
+
+def test_push_bytes_is_the_frames_joined() -> None:
+    framer, joined = Framer(16000, 48000, frame_samples=48), Framer(16000, 48000, frame_samples=48)
+    for chunk in np.array_split(SIGNAL, 7):
+        assert joined.push_bytes(chunk) == b"".join(framer.push(chunk))
+    assert joined.frames_out == framer.frames_out > 0

@@ -99,3 +99,49 @@ def test_conservation_and_order(ops: list[tuple[str, int]]) -> None:
         assert jb.buffered <= jb.capacity
     assert played == sorted(played)
     assert len(played) + jb.stats.dropped_samples + jb.buffered == counter - 1
+
+
+def test_ring_wraps_many_times_in_order() -> None:
+    jb = JitterBuffer(rate=1000, prebuffer_ms=3, capacity_ms=7)  # a 7-sample ring
+    played: list[int] = []
+    for start in range(1, 200, 5):
+        jb.write(pcm(range(start, start + 5)))
+        played += np.frombuffer(jb.read(5), dtype="<i2").tolist()
+    assert [v for v in played if v] == list(range(1, 201))
+    assert jb.stats.underruns == 0
+
+
+def test_speech_plays_over_a_queued_cue_one_prebuffer_after_it_arrives() -> None:
+    """A cue does not delay speech: speech starts where it would on an empty buffer."""
+    jb = JitterBuffer(rate=1000, prebuffer_ms=4, capacity_ms=100)
+    jb.write_cue(pcm([100] * 10))
+    assert jb.read(2) == pcm([100, 100])  # a cue plays at once, below the prebuffer
+    start, dropped = jb.write_at(pcm([1, 2, 3]))
+    assert (start, dropped) == (2 * (2 + 4), 0)  # read position + prebuffer, in bytes
+    assert jb.read(8) == pcm([100, 100, 100, 100, 101, 102, 103, 100])
+    jb.mark_end()
+    assert jb.read(3) == bytes(6)
+    assert jb.stats.underruns == 0
+
+
+def test_speech_after_a_short_cue_waits_its_prebuffer_in_silence() -> None:
+    jb = JitterBuffer(rate=1000, prebuffer_ms=5, capacity_ms=100)
+    jb.write_cue(pcm([9, 9]))
+    start, _ = jb.write_at(pcm([1, 2]))
+    assert start == 2 * 5
+    assert jb.read(7) == pcm([9, 9, 0, 0, 0, 1, 2])
+
+
+def test_mixing_saturates() -> None:
+    jb = JitterBuffer(rate=1000, prebuffer_ms=0, capacity_ms=100)
+    jb.write_cue(pcm([30000, -30000, 5]))
+    jb.write(pcm([10000, -10000]))
+    assert jb.read(3) == pcm([32767, -32768, 5])
+
+
+def test_speech_after_speech_is_not_mixed() -> None:
+    jb = JitterBuffer(rate=1000, prebuffer_ms=0, capacity_ms=100)
+    jb.write_cue(pcm([7, 7]))
+    jb.write(pcm([1]))
+    jb.write(pcm([2]))  # appended after the first chunk, not over the cue again
+    assert jb.read(3) == pcm([8, 7, 2])
