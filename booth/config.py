@@ -19,11 +19,15 @@ from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from booth.audio.rates import INPUT_RATES
 from booth.secret import Secret
 
 DEFAULT_CONFIG_PATH = Path("/etc/booth/booth.toml")
 CREDENTIAL_NAME = "api_key"
-SUPPORTED_RATES = (8000, 16000, 22050, 32000, 44100, 48000, 96000)
+SUPPORTED_RATES = INPUT_RATES  # mic rates the framer takes
+#: Seconds after a link drops before the call is given up with NETWORK_LOST: the one default
+#: that ``call.reconnect_cutoff``, the session and the reconnect policy all start from.
+RECONNECT_CUTOFF_S = 30.0
 
 Pin = int | str
 
@@ -186,7 +190,7 @@ class CallSection:
         default=900.0, metadata=_meta("Hard limit on one call's length.", min=30, max=7200)
     )
     reconnect_cutoff: float = field(
-        default=30.0,
+        default=RECONNECT_CUTOFF_S,
         metadata=_meta("Give up with NETWORK_LOST this long after a drop.", min=5, max=300),
     )
     score_wait: float = field(

@@ -31,19 +31,40 @@ class ErrorCode(StrEnum):
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
 
-#: Codes that need a person (a new key, a tenant fix): never retried in a loop.
-NEEDS_A_PERSON = frozenset(
+#: Error classes, by what an operator checks first (the LED's blink code counts them).
+NETWORK_OR_SERVICE = frozenset(
+    {
+        ErrorCode.NETWORK_LOST,
+        ErrorCode.SERVICE_UNAVAILABLE,
+        ErrorCode.INTERNAL_ERROR,
+        ErrorCode.RATE_LIMITED,
+        ErrorCode.PROTOCOL_ERROR,
+        ErrorCode.INVALID_TOKEN,
+        ErrorCode.TOKEN_EXPIRED,
+        ErrorCode.TOKEN_ALREADY_USED,
+    }
+)
+MIC_CODES = frozenset(
+    {ErrorCode.NO_MIC_AVAILABLE, ErrorCode.MIC_DEVICE_DISCONNECTED, ErrorCode.MIC_PERMISSION_DENIED}
+)
+SPEAKER_CODES = frozenset({ErrorCode.AUDIO_PLAYBACK_BLOCKED})
+ACCOUNT_CODES = frozenset(
     {
         ErrorCode.INVALID_API_KEY,
         ErrorCode.API_KEY_REVOKED,
         ErrorCode.IP_NOT_ALLOWED,
         ErrorCode.TENANT_INACTIVE,
         ErrorCode.TENANT_QUOTA_EXCEEDED,
-        ErrorCode.MIC_PERMISSION_DENIED,
     }
 )
+REQUEST_CODES = frozenset({ErrorCode.DRILL_NOT_FOUND, ErrorCode.INVALID_REQUEST})
+#: Every code as a string: a call's end reason that is one of these ended it in error.
+ALL_CODES = frozenset(str(code) for code in ErrorCode)
 
-#: Redeem failures that leave the session token unspent (DESIGN §2); any other needs a new mint.
+#: Codes that need a person (a new key, a tenant fix): never retried in a loop.
+NEEDS_A_PERSON = ACCOUNT_CODES | {ErrorCode.MIC_PERMISSION_DENIED}
+
+#: Redeem failures that leave the session token unspent (docs/protocol.md §2.3); others spend it.
 TOKEN_STILL_UNSPENT = frozenset(
     {ErrorCode.INVALID_TOKEN, ErrorCode.TOKEN_EXPIRED, ErrorCode.INVALID_REQUEST}
 )

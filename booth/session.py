@@ -1,7 +1,7 @@
 """`RoleplaySession`: the Python client API for a live roleplay call, mirroring the Athos SDK.
 
 Needs no booth hardware: feed it 640-byte frames of 16 kHz s16le mono, read the persona's audio
-from :meth:`RoleplaySession.persona_audio`, and listen to the events of DESIGN §3::
+from :meth:`RoleplaySession.persona_audio`, and listen to the events of :mod:`booth.call_events`::
 
     session = RoleplaySession(api_url, api_key, "cold-call-skeptic", booth_id="booth-01")
     session.on("ready", lambda p: print("talking to", p["persona"]["name"]))
@@ -10,20 +10,27 @@ from :meth:`RoleplaySession.persona_audio`, and listen to the events of DESIGN �
     async for pcm in session.persona_audio(): ...
     await session.end()
 
-Every event payload carries ``at`` (``time.monotonic()``), and :attr:`RoleplaySession.events`
-keeps the whole timeline, so timings are read from the events themselves.
+Every event carries ``at`` (the session's ``clock``, ``time.monotonic`` unless given), and
+:attr:`RoleplaySession.events` keeps the whole timeline, so timings are read from the events
+themselves.
+
+Layers: the session owns the REST set-up and one :class:`~booth.transport.supervisor.Supervisor`,
+which holds the WebSocket (:class:`~booth.transport.link.Link`) across drops and reports typed
+supervisor events; the session turns them into :mod:`booth.call_events` for ``subscribe()``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import enum
 import logging
 import random
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal, TypeVar, overload
 
 from booth import call_events as ev
 from booth.audio.levels import VoiceActivity
@@ -42,14 +49,35 @@ from booth.protocol.messages import (
     SessionEnded,
 )
 from booth.secret import Secret
+from booth.transport import supervisor as sv
 from booth.transport.link import Link, LinkError, LinkSettings
+from booth.transport.probe import SessionProbe
+from booth.transport.reconnect import CLIENT_REQUESTED
 from booth.transport.rest import CallTicket, RestClient, RestError
 from booth.transport.supervisor import ConnectRefused, ReconnectPolicy, Supervisor
 
 log = logging.getLogger(__name__)
 
+E = TypeVar("E", bound=ev.CallEvent)
 
-State = Literal["idle", "connecting", "open", "reconnecting", "ended"]
+
+class SessionState(enum.StrEnum):
+    """Where a session is, as its user sees it (compares equal to its string value).
+
+    The link's own detail (dialling, resuming) lives in the supervisor's reconnect plan;
+    the protocol's (authenticating, open, resuming) in ``ClientProtocol.phase``.
+    """
+
+    #: Made, not yet connected: ``connect()`` may be called once.
+    IDLE = "idle"
+    #: ``connect()`` runs: the REST set-up, the first dial, waiting for ``connected``.
+    CONNECTING = "connecting"
+    #: On the line: frames are sent and persona audio arrives.
+    OPEN = "open"
+    #: The link dropped; frames are dropped until ``Reconnected`` or ``Ended``.
+    RECONNECTING = "reconnecting"
+    #: Over, for whatever reason (``end_reason``); ``Ended`` has been reported.
+    ENDED = "ended"
 
 
 @dataclass(frozen=True)
@@ -76,7 +104,7 @@ class RoleplaySession:
         difficulty: str | None = None,
         booth_id: str = "booth-01",
         flow: Literal["athos", "sdk-token"] = "athos",
-        reconnect_cutoff: float = 30.0,
+        reconnect_cutoff: float | None = None,
         request_timeout: float = 10.0,
         link_settings: LinkSettings | None = None,
         reconnect_policy: ReconnectPolicy | None = None,
@@ -84,9 +112,16 @@ class RoleplaySession:
         rng: random.Random | None = None,
         route: Callable[[str], str] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        probe: SessionProbe | None = None,
     ) -> None:
         """``route`` maps the service's WebSocket URL to the one dialled (tests and the bench
-        send it through a fault proxy); the URL policy applies to the result."""
+        send it through a fault proxy); the URL policy applies to the result.
+
+        ``reconnect_cutoff`` overrides the policy's cutoff (default: ``call.reconnect_cutoff``'s
+        default, :data:`booth.config.RECONNECT_CUTOFF_S`). ``clock`` stamps every event and
+        drives the reconnect plan; it must be the event loop's clock. ``probe`` (also settable
+        as :attr:`probe` before ``connect()``) hears of frames sent and persona audio received.
+        """
         self.api_url = api_url
         self._api_key = api_key
         self.drill_key = drill_key
@@ -95,15 +130,8 @@ class RoleplaySession:
         self.flow = flow
         self.link_settings = link_settings or LinkSettings()
         policy = reconnect_policy or ReconnectPolicy()
-        if reconnect_policy is None or reconnect_cutoff != 30.0:
-            policy = ReconnectPolicy(
-                cutoff=reconnect_cutoff,
-                first_delay=policy.first_delay,
-                base=policy.base,
-                factor=policy.factor,
-                cap=policy.cap,
-                resume_timeout=policy.resume_timeout,
-            )
+        if reconnect_cutoff is not None:
+            policy = dataclasses.replace(policy, cutoff=reconnect_cutoff)
         self.reconnect_policy = policy
         self.request_timeout = request_timeout
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
@@ -112,7 +140,9 @@ class RoleplaySession:
         self.events: list[ev.CallEvent] = []
         self._subscribers: list[Callable[[ev.CallEvent], object]] = []
         self._clock = clock
-        self.state: State = "idle"
+        #: Optional probe hooks (benches): None costs one test per frame.
+        self.probe = probe
+        self.state = SessionState.IDLE
         self.protocol = ClientProtocol()
         self._supervisor: Supervisor | None = None
         self._ticket: CallTicket | None = None
@@ -161,17 +191,41 @@ class RoleplaySession:
                 log.exception("subscriber failed on %s", type(event).__name__)
         self._emitter.emit(event.name, event.payload())
 
-    def first(self, name: str, after: float = float("-inf")) -> ev.CallEvent | None:
-        """The first event called ``name`` (its SDK name) at or after ``after``."""
-        return next((e for e in self.events if e.name == name and e.at >= after), None)
+    @overload
+    def first(self, kind: type[E], after: float = ...) -> E | None: ...
+
+    @overload
+    def first(self, kind: str, after: float = ...) -> ev.CallEvent | None: ...
+
+    def first(
+        self, kind: type[ev.CallEvent] | str, after: float = float("-inf")
+    ) -> ev.CallEvent | None:
+        """The first event of ``kind`` (a :mod:`booth.call_events` class, or its SDK name)
+        at or after ``after``."""
+        if isinstance(kind, str):
+            return next((e for e in self.events if e.name == kind and e.at >= after), None)
+        return next((e for e in self.events if isinstance(e, kind) and e.at >= after), None)
+
+    async def wait_for(self, kind: type[E], after: float = float("-inf")) -> E:
+        """The first ``kind`` event at or after ``after``, waiting for it if it has not come
+        yet (bound the wait with ``asyncio.timeout``)."""
+        arrived = asyncio.Event()
+        off = self.subscribe(lambda event: arrived.set() if isinstance(event, kind) else None)
+        try:
+            while (found := self.first(kind, after)) is None:
+                arrived.clear()
+                await arrived.wait()
+        finally:
+            off()
+        return found
 
     # ── connecting ──────────────────────────────────────────────────────────────
 
     async def connect(self) -> None:
         """Redeem a call and join it. Raises :class:`BoothError` (also emitted as ``error``)."""
-        if self.state != "idle":
+        if self.state is not SessionState.IDLE:
             raise RuntimeError(f"connect() while {self.state}")
-        self.state = "connecting"
+        self.state = SessionState.CONNECTING
         self._tell(ev.Connecting(at=self._clock()))
         try:
             async with RestClient(
@@ -190,6 +244,7 @@ class RoleplaySession:
                 self._on_supervisor,
                 policy=self.reconnect_policy,
                 rng=self._rng,
+                clock=self._clock,
             )
             connected = await supervisor.open(ticket.connection_ticket)
         except RestError as exc:
@@ -203,8 +258,8 @@ class RoleplaySession:
             self._fail(ErrorCode.NETWORK_LOST, message)
             raise BoothError(ErrorCode.NETWORK_LOST, message) from None
         self._supervisor = supervisor
-        self.state = "open"
-        self._connected_at = time.monotonic()
+        self.state = SessionState.OPEN
+        self._connected_at = self._clock()
         self.call_id = connected.call_id or self.call_id
         self.session_id = connected.session_id or self.session_id
         self.persona_name = connected.persona_name or self.persona_name
@@ -224,19 +279,19 @@ class RoleplaySession:
         url = self._ticket.connection_url
         if self._route is not None:
             url = self._route(url)
-        return await Link.open(url, self.link_settings)
+        return await Link.open(url, self.link_settings, clock=self._clock, probe=self.probe)
 
     def resume_point(self) -> tuple[str, str] | None:
         """(WebSocket URL, resume token) while the call can be resumed: what a restarted
         process needs to end this call should this one die."""
         token = self.protocol.resume_token
-        if self._ticket is None or not token or self.state == "ended":
+        if self._ticket is None or not token or self.state is SessionState.ENDED:
             return None
         url = self._ticket.connection_url
         return (self._route(url) if self._route is not None else url, token)
 
     def _fail(self, code: str, message: str) -> None:
-        self.state = "ended"
+        self.state = SessionState.ENDED
         self._tell(ev.CallFailed(at=self._clock(), code=str(code), message=message))
         self._ended.set()
         self._audio_close()
@@ -253,40 +308,31 @@ class RoleplaySession:
 
     # ── what the supervisor reports ─────────────────────────────────────────────
 
-    def _on_supervisor(self, name: str, payload: dict[str, Any]) -> None:
-        if name == "message":
-            self._on_message(payload["event"])
-        elif name == "reconnecting":
-            self.state = "reconnecting"
-            self._set_persona_speaking(False)
-            self._tell(
-                ev.Reconnecting(
-                    at=payload.get("at", self._clock()),
-                    reason=str(payload.get("reason", "")),
-                    dropped_at=float(payload.get("droppedAt", self._clock())),
-                )
-            )
-        elif name == "reconnected":
-            self.state = "open"
-            self._tell(
-                ev.Reconnected(
-                    at=payload.get("at", self._clock()),
-                    outage=float(payload.get("outageSec", 0.0)),
-                    call_id=self.call_id,
-                )
-            )
-        elif name == "closed":
-            self._on_closed(payload)
+    def _on_supervisor(self, event: sv.SupervisorEvent) -> None:
+        match event:
+            case sv.Message(event=message):
+                self._on_message(message)
+            case sv.Reconnecting(at=at, reason=reason, dropped_at=dropped_at):
+                self.state = SessionState.RECONNECTING
+                self._set_persona_speaking(False)
+                self._tell(ev.Reconnecting(at=at, reason=reason, dropped_at=dropped_at))
+            case sv.Reconnected(at=at, outage=outage):
+                self.state = SessionState.OPEN
+                self._tell(ev.Reconnected(at=at, outage=outage, call_id=self.call_id))
+            case sv.Closed():
+                self._on_closed(event)
 
     def _on_message(self, event: object) -> None:
         match event:
             case Audio(pcm=pcm):
+                if self.probe is not None:
+                    self.probe.persona_audio_received(pcm, self._clock())
                 self._push_persona_audio(pcm)
                 if not self._persona_markers:
                     self._set_persona_speaking(True)
                     self._arm_persona_quiet()
             case AgentReady():
-                if self.state == "open":
+                if self.state is SessionState.OPEN:
                     self._emit_ready()
             case AgentStartTalking():
                 self._persona_markers = True
@@ -303,21 +349,16 @@ class RoleplaySession:
             case SessionEnded():
                 pass  # the supervisor reports `closed` next
 
-    def _on_closed(self, payload: dict[str, Any]) -> None:
-        if self.state == "ended":
+    def _on_closed(self, closed: sv.Closed) -> None:
+        if self.state is SessionState.ENDED:
             return
-        code = payload.get("code")
-        if code is not None:
-            self._tell(
-                ev.CallFailed(
-                    at=self._clock(), code=str(code), message=str(payload.get("message", ""))
-                )
-            )
-        self.state = "ended"
+        if closed.code is not None:
+            self._tell(ev.CallFailed(at=closed.at, code=closed.code, message=closed.message))
+        self.state = SessionState.ENDED
         self._set_persona_speaking(False)
         self._user_quiet()
-        self._end_reason = str(payload.get("reason", "session_closed"))
-        duration = time.monotonic() - self._connected_at if self._connected_at else 0.0
+        self._end_reason = closed.reason
+        duration = self._clock() - self._connected_at if self._connected_at else 0.0
         stats = self.stats
         log_event(
             log,
@@ -407,6 +448,8 @@ class RoleplaySession:
 
     def unmute(self) -> None:
         self.muted = False
+        if self.probe is not None:
+            self.probe.mic_opened(self._clock())
 
     def send_audio(self, frame: bytes) -> bool:
         """Send one 640-byte frame; False if it was dropped (muted, offline or backlogged).
@@ -422,7 +465,7 @@ class RoleplaySession:
         if change is not None:
             self._tell(ev.UserSpeaking(at=self._clock(), speaking=change))
         link = self._supervisor.link if self._supervisor else None
-        if self.state != "open" or link is None or not self.protocol.is_open:
+        if self.state is not SessionState.OPEN or link is None or not self.protocol.is_open:
             self._frames_dropped += 1
             return False
         return link.send_audio(self.protocol.audio(frame))
@@ -432,17 +475,17 @@ class RoleplaySession:
         self._user_quiet()
         message = self.protocol.turn_end()
         link = self._supervisor.link if self._supervisor else None
-        if message is None or link is None or self.state != "open":
+        if message is None or link is None or self.state is not SessionState.OPEN:
             return False
         return link.send_text(message)
 
     async def end(self, grace: float = 2.0) -> None:
         """End the call: ``{"type":"end"}`` if supported, wait briefly for ``session_ended``."""
-        if self.state == "ended" or self._supervisor is None:
+        if self.state is SessionState.ENDED or self._supervisor is None:
             return
         message = self.protocol.end()
         link = self._supervisor.link
-        if message is not None and link is not None and self.state == "open":
+        if message is not None and link is not None and self.state is SessionState.OPEN:
             link.send_text(message)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(grace):
@@ -453,8 +496,8 @@ class RoleplaySession:
         """Leave now: close the link (bounded) and emit ``ended`` if not yet."""
         if self._supervisor is not None:
             await self._supervisor.close()
-        if self.state != "ended":
-            self._on_closed({"reason": "client_requested"})
+        if self.state is not SessionState.ENDED:
+            self._on_closed(sv.Closed(self._clock(), CLIENT_REQUESTED))
 
     async def wait_ended(self) -> str | None:
         """Wait for the call to end (wrap in ``asyncio.timeout``); returns its reason."""

@@ -1,4 +1,4 @@
-"""Sign and verify `call.scored` webhooks (DESIGN §2). Standard library only, sans-I/O.
+"""Sign and verify `call.scored` webhooks (docs/protocol.md §2.6). Standard library only, sans-I/O.
 
 Headers: ``X-Athos-Webhook-Id: wh_…`` and
 ``X-Athos-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>``.

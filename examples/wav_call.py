@@ -18,6 +18,7 @@ import sys
 import wave
 from pathlib import Path
 
+from booth import call_events as ev
 from booth.session import RoleplaySession
 
 FRAME = 640  # 20 ms at 16 kHz, s16le mono
@@ -72,7 +73,7 @@ async def hold_call(
         out.setsampwidth(2)
         out.setframerate(16000)
         out.writeframes(bytes(heard))
-    ended = session.first("ended")
+    ended = session.first(ev.Ended)
     summary = {
         "callId": session.call_id,
         "reason": session.end_reason,

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from booth.audio.rates import PROBE_RATES
 from booth.errors import BoothError, ErrorCode
 
 #: Rates tried when the config leaves the rate at 0, best first (16 kHz needs no resampling).
 NEGOTIATION_ORDER = (16000, 48000, 44100)
 #: Rates `booth devices` probes.
-PROBE_RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000, 96000)
 
 # PortAudio error codes (portaudio.h PaErrorCode) that PyAudio puts in OSError.args[1].
 PA_INVALID_CHANNEL_COUNT = -9998

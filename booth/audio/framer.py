@@ -31,8 +31,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-INPUT_RATES: Final = (8000, 16000, 22050, 32000, 44100, 48000, 96000)
-OUTPUT_RATES: Final = (16000, 24000, 48000)
+from booth.audio.rates import INPUT_RATES, OUTPUT_RATES
 
 # Pass band to 0.4375·lower rate (7 kHz at 16 kHz out), stop band from 0.53125·lower rate
 # (8.5 kHz): tones above 8.5 kHz cannot alias into the band; 8–8.5 kHz folds above 7.5 kHz.

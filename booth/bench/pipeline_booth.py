@@ -7,11 +7,13 @@ proxy port, call lengths); prints one JSON object of raw samples on stdout. The 
 the parent's jitter proxy. The service runs in the parent process, so CPU and RSS here are the
 booth's (the ALSA pacer threads, which stand in for the sound card, are measured and taken out).
 
-Timestamps (all ``time.monotonic``):
+Timestamps (all ``time.monotonic``), taken through the session's probe hooks
+(:mod:`booth.transport.probe`) on a session made by the daemon's own factory:
 - mic-to-wire: a frame's ``captured_at`` (its first sample reached the mic) to the moment its
-  bytes are handed to the WebSocket connection's ``send``.
-- wire-to-speaker: a persona chunk handed over by the protocol layer (just off the socket) to
-  the PortAudio callback that hands its first sample to the device.
+  bytes are handed to the WebSocket connection (``frame_sent``).
+- wire-to-speaker: a persona chunk handed over by the protocol layer (just off the socket,
+  ``persona_audio_received``) to the PortAudio callback that hands its first sample to the
+  device.
 """
 
 from __future__ import annotations
@@ -33,17 +35,21 @@ import numpy as np
 from booth.audio import playback as playback_mod
 from booth.audio.jitter import JitterBuffer
 from booth.config import Config, parse_config
-from booth.daemon.app import BoothApp, SessionLike
+from booth.daemon.app import BoothApp
 from booth.daemon.audio_io import PyAudioMic, PyAudioSpeaker
 from booth.daemon.notify import Notifier
+from booth.daemon.sessions import SessionLike, session_factory_for
 from booth.secret import Secret
+from booth.session import RoleplaySession
 
 DEVICE_RATE = 48000
 BUTTON = 17
 
 
 class Probe:
-    """Every timestamp the bench takes, in one place (loop thread and audio threads)."""
+    """Every timestamp the bench takes, in one place (loop thread and audio threads).
+
+    Also the session's probe (:class:`booth.transport.probe.SessionProbe`)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -58,6 +64,20 @@ class Probe:
         self.unmuted = asyncio.Event()
         #: Each underrun: how much was queued, how long since a write and since a flush.
         self.underrun_log: list[dict[str, float]] = []
+
+    # ── the session's probe hooks (on the event loop) ──────────────────────────
+
+    def frame_sent(self, message: bytes, at: float) -> None:
+        captured = Probe.take(self.captured, message)
+        if captured is not None:
+            self.mic_to_wire.append(at - captured)
+
+    def persona_audio_received(self, pcm: bytes, at: float) -> None:
+        Probe.remember(self.received, pcm, at)
+
+    def mic_opened(self, at: float) -> None:
+        self.unmuted_at = at
+        self.unmuted.set()
 
     @staticmethod
     def remember(
@@ -151,56 +171,23 @@ class TimedSpeaker(PyAudioSpeaker):
             PROBE.current_rx = None
 
 
-def _instrument_wire() -> None:
-    """Stamp mic frames as the link hands them to the WebSocket connection."""
-    from booth.transport import link
-
-    original = link._StampedConnection.send
-
-    async def send(self: Any, message: Any, *args: Any, **kwargs: Any) -> None:
-        if isinstance(message, bytes):
-            captured = Probe.take(PROBE.captured, message)
-            if captured is not None:
-                PROBE.mic_to_wire.append(time.monotonic() - captured)
-        await original(self, message, *args, **kwargs)
-
-    link._StampedConnection.send = send  # type: ignore[method-assign]
-
-
 def _session_factory(config: Config, key: Secret, proxy_port: int) -> Any:
-    from booth.session import RoleplaySession
+    """The daemon's own sessions, routed through the jitter proxy, with the bench's probe."""
 
     def route(url: str) -> str:
         from urllib.parse import urlsplit, urlunsplit
 
         return urlunsplit(urlsplit(url)._replace(netloc=f"127.0.0.1:{proxy_port}"))
 
-    def make() -> SessionLike:
-        session = RoleplaySession(
-            config.service.api_url,
-            key,
-            config.service.drill_key,
-            booth_id=config.booth.id,
-            request_timeout=config.service.request_timeout,
-            route=route,
-        )
-        push = session._push_persona_audio
-        unmute = session.unmute
+    make = session_factory_for(config, key, route=route)
 
-        def timed_push(pcm: bytes) -> None:
-            Probe.remember(PROBE.received, pcm, time.monotonic())
-            push(pcm)
-
-        def timed_unmute() -> None:
-            PROBE.unmuted_at = time.monotonic()
-            PROBE.unmuted.set()
-            unmute()
-
-        session._push_persona_audio = timed_push  # type: ignore[method-assign]
-        session.unmute = timed_unmute  # type: ignore[method-assign]
+    def probed() -> SessionLike:
+        session = make()
+        assert isinstance(session, RoleplaySession)
+        session.probe = PROBE
         return session
 
-    return make
+    return probed
 
 
 def speech_like(seconds: float, rate: int = DEVICE_RATE) -> np.ndarray:
@@ -266,7 +253,7 @@ class Driver:
         self.app = app
         self.pin = factory.pin(BUTTON)
         self.changed = asyncio.Event()
-        app.events.on("state", lambda _p: self.changed.set())
+        app.events.subscribe(lambda _e: self.changed.set())
 
     def press(self) -> float:
         at = time.monotonic()
@@ -365,7 +352,6 @@ async def main(plan: dict[str, Any]) -> dict[str, Any]:
     from booth.sim.alsa_devices import alsa_file_devices
 
     playback_mod.JitterBuffer = TimedJitter  # type: ignore[attr-defined]
-    _instrument_wire()
     key = Secret(plan["api_key"])
     config = parse_config(
         {

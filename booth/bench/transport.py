@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from booth import call_events as ev
 from booth.bench import quiet_booth_logs
 from booth.protocol.client import ClientProtocol
 from booth.protocol.messages import Connected, Resumed, ServerError, SessionEnded
@@ -56,16 +57,12 @@ def summarise(values: list[float | None]) -> dict[str, Any]:
     }
 
 
-async def _wait_event(sess: RoleplaySession, name: str, after: float, within: float) -> float:
-    arrived = asyncio.Event()
-    off = sess.on(name, lambda _payload: arrived.set())
-    try:
-        async with asyncio.timeout(within):
-            while (event := sess.first(name, after)) is None:
-                arrived.clear()
-                await arrived.wait()
-    finally:
-        off()
+async def _wait_event(
+    sess: RoleplaySession, kind: type[ev.CallEvent], after: float, within: float
+) -> float:
+    """When the first ``kind`` event at or after ``after`` happened (the session's stamp)."""
+    async with asyncio.timeout(within):
+        event = await sess.wait_for(kind, after)
     return event.at
 
 
@@ -73,14 +70,14 @@ async def booth_once(api_url: str, proxy: TcpProxy) -> Sample:
     sess = RoleplaySession(api_url, KEY, DRILL, booth_id="bench", route=proxy.rewrite)
     await sess.connect()
     try:
-        await _wait_event(sess, "ready", float("-inf"), 10)
+        await _wait_event(sess, ev.Ready, float("-inf"), 10)
         # Any point of the ping cycle: part of the scenario, not a synchronisation.
         await asyncio.sleep(random.uniform(0, LinkSettings().ping_interval or 1.0))
         blackholed = proxy.blackhole()
-        noticed = await _wait_event(sess, "reconnecting", blackholed, 60)
+        noticed = await _wait_event(sess, ev.Reconnecting, blackholed, 60)
         await asyncio.sleep(HOLD_S)  # the outage itself: part of the scenario, not a wait
         restored = proxy.restore()
-        back = await _wait_event(sess, "reconnected", restored, 30)
+        back = await _wait_event(sess, ev.Reconnected, restored, 30)
         return Sample(noticed - blackholed, back - restored)
     finally:
         await sess.disconnect()

@@ -3,7 +3,7 @@
 The daemon only ever sees 640-byte 16 kHz s16le frames from the mic and writes 16 kHz s16le PCM
 to the speaker; opening devices by name, negotiating rates, resampling and the jitter buffer
 belong to ``booth.audio``. Device failures surface as :class:`booth.errors.BoothError` with the
-DESIGN §3 codes (``NO_MIC_AVAILABLE``, ``MIC_DEVICE_DISCONNECTED``, ``MIC_PERMISSION_DENIED``,
+device codes (``NO_MIC_AVAILABLE``, ``MIC_DEVICE_DISCONNECTED``, ``MIC_PERMISSION_DENIED``,
 ``AUDIO_PLAYBACK_BLOCKED``), which the daemon feeds to the state machine as device errors.
 """
 

@@ -10,9 +10,9 @@ import functools
 
 import numpy as np
 
-from booth.daemon.machine import Cue
+from booth.daemon.commands import Cue
+from booth.protocol.messages import SAMPLE_RATE as RATE
 
-RATE = 16000
 FADE_S = 0.005
 
 # (frequency Hz or 0 for a gap, seconds): rising for start, falling for end, low for error.

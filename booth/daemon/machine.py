@@ -1,25 +1,65 @@
-"""The booth state machine (DESIGN §3): inputs in, commands out, no I/O and no clock.
+"""The booth state machine: inputs in, commands out, no I/O and no clock.
 
-Every input arrives with ``now`` (monotonic seconds). The transitions are the ``TABLE`` below,
-the single source of truth: ``feed()`` looks rows up in it and ``mermaid()`` draws it for the
-README. An input with no row for the current state is illegal: the state stays and a ``Log``
-command reports it. Rows marked *late* are expected races (a persona event arriving after the
-call ended, the release of the press that started a call) and are dropped quietly.
+The rules, in the order ``feed(event, now)`` applies them:
 
-The machine never touches a device: ``OpenMic`` means "let captured frames go to the call",
-``PlayCue`` means "queue this tone on the speaker". The daemon executes the commands.
+1. Every input arrives with ``now`` (monotonic seconds); the machine never reads a clock.
+2. ``TABLE`` is the single source of truth. ``feed()`` takes the rows whose ``source`` is the
+   current state and whose ``trigger`` is the input's ``kind``, and tries them in table order.
+3. A row's ``guard`` (if any) is asked with the machine, the input and ``now``; the first row
+   whose guard holds (or that has none) wins, and no other row is looked at.
+4. The winning row's ``action`` runs first and returns its commands; then, if the row's
+   ``target`` is a different state, the state changes and the target's entry commands follow
+   (a ``Log`` of the change, the LED, the state's cue, the status text). A ``target`` of
+   ``None`` (or the same state) stays, with no entry commands.
+5. An input with no row for the current state is illegal: the state stays and a ``Log`` command
+   (``EVENT=illegal_input``) reports it. Rows marked ``late`` are expected races (a persona event
+   arriving after the call ended, the release of the press that started a call): they match,
+   so nothing is logged, and do nothing else.
+6. When rows exist but no guard holds, nothing happens, and that is legal.
+7. Whether a call is scored is decided by rows too: a call that ends with a callId gets a
+   ``FetchScore``; one with none shows "call ended" and returns to idle after ``score_display``.
+
+Inputs are in ``booth.daemon.inputs``, commands in ``booth.daemon.commands``, and which LED
+pattern a state shows in ``booth.panel.display``; ``mermaid()`` draws the table for the README.
+The machine never touches a device; the daemon carries out the commands.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
-from booth.errors import ErrorCode
-from booth.panel import patterns
-from booth.panel.patterns import ColourName, LedPattern
+from booth.daemon.commands import (
+    CloseMic,
+    Command,
+    Cue,
+    EndCall,
+    FetchScore,
+    FlushPlayback,
+    Log,
+    OpenMic,
+    PlayCue,
+    SendTurnEnd,
+    SetLed,
+    SetStatus,
+    StartCall,
+)
+from booth.daemon.inputs import (
+    CallEnded,
+    CallError,
+    CallReady,
+    DeviceError,
+    DeviceRestored,
+    Input,
+    PersonaSpeaking,
+    ScoreReceived,
+    UserSpeech,
+)
+from booth.errors import ALL_CODES, MIC_CODES, SPEAKER_CODES, ErrorCode
+from booth.panel.display import error_blinks, led_for, score_led
+from booth.panel.patterns import LedPattern
 
 TalkMode = Literal["ptt", "toggle", "open"]
 
@@ -39,226 +79,6 @@ class State(enum.StrEnum):
 CALL_STATES = frozenset({State.CONNECTING, State.LISTENING, State.TALKING, State.RECONNECTING})
 IN_CALL = frozenset({State.LISTENING, State.TALKING, State.RECONNECTING})
 
-
-class Cue(enum.StrEnum):
-    START = "start"
-    RECONNECT = "reconnect"
-    END = "end"
-    ERROR = "error"
-
-
-# ---------------------------------------------------------------------------------------------
-# Inputs
-
-
-@dataclass(frozen=True)
-class Press:
-    kind: ClassVar[str] = "press"
-
-
-@dataclass(frozen=True)
-class Release:
-    kind: ClassVar[str] = "release"
-
-
-@dataclass(frozen=True)
-class DoublePress:
-    kind: ClassVar[str] = "double_press"
-
-
-@dataclass(frozen=True)
-class CallReady:
-    """The session is connected and the persona is there (``ready{persona}``)."""
-
-    persona: str = ""
-    call_id: str = ""
-    kind: ClassVar[str] = "ready"
-
-
-@dataclass(frozen=True)
-class PersonaSpeaking:
-    speaking: bool
-    kind: ClassVar[str] = "persona_speaking"
-
-
-@dataclass(frozen=True)
-class UserSpeech:
-    """Voice activity from the mic: rep speech keeps an idle call alive."""
-
-    speaking: bool
-    kind: ClassVar[str] = "user_speech"
-
-
-@dataclass(frozen=True)
-class CallReconnecting:
-    kind: ClassVar[str] = "reconnecting"
-
-
-@dataclass(frozen=True)
-class CallReconnected:
-    kind: ClassVar[str] = "reconnected"
-
-
-@dataclass(frozen=True)
-class CallEnded:
-    reason: str
-    call_id: str = ""
-    kind: ClassVar[str] = "ended"
-
-
-@dataclass(frozen=True)
-class CallError:
-    code: str
-    message: str = ""
-    kind: ClassVar[str] = "error"
-
-
-@dataclass(frozen=True)
-class Tick:
-    kind: ClassVar[str] = "tick"
-
-
-@dataclass(frozen=True)
-class ScoreReceived:
-    score: int
-    kind: ClassVar[str] = "score"
-
-
-@dataclass(frozen=True)
-class ScoreGaveUp:
-    kind: ClassVar[str] = "score_gave_up"
-
-
-@dataclass(frozen=True)
-class DeviceError:
-    code: str  # MIC_*, NO_MIC_AVAILABLE, AUDIO_PLAYBACK_BLOCKED
-    message: str = ""
-    kind: ClassVar[str] = "device_error"
-
-
-@dataclass(frozen=True)
-class DeviceRestored:
-    device: Literal["mic", "speaker"]
-    kind: ClassVar[str] = "device_restored"
-
-
-@dataclass(frozen=True)
-class Shutdown:
-    kind: ClassVar[str] = "shutdown"
-
-
-Input = (
-    Press
-    | Release
-    | DoublePress
-    | CallReady
-    | PersonaSpeaking
-    | UserSpeech
-    | CallReconnecting
-    | CallReconnected
-    | CallEnded
-    | CallError
-    | Tick
-    | ScoreReceived
-    | ScoreGaveUp
-    | DeviceError
-    | DeviceRestored
-    | Shutdown
-)
-
-INPUT_TYPES: tuple[type[Input], ...] = (
-    Press,
-    Release,
-    DoublePress,
-    CallReady,
-    PersonaSpeaking,
-    UserSpeech,
-    CallReconnecting,
-    CallReconnected,
-    CallEnded,
-    CallError,
-    Tick,
-    ScoreReceived,
-    ScoreGaveUp,
-    DeviceError,
-    DeviceRestored,
-    Shutdown,
-)
-
-# ---------------------------------------------------------------------------------------------
-# Commands
-
-
-@dataclass(frozen=True)
-class StartCall:
-    pass
-
-
-@dataclass(frozen=True)
-class EndCall:
-    reason: str  # why the booth ended it: double_press, idle_timeout, max_duration, shutdown, …
-
-
-@dataclass(frozen=True)
-class OpenMic:
-    pass
-
-
-@dataclass(frozen=True)
-class CloseMic:
-    pass
-
-
-@dataclass(frozen=True)
-class SendTurnEnd:
-    pass
-
-
-@dataclass(frozen=True)
-class FlushPlayback:
-    pass
-
-
-@dataclass(frozen=True)
-class PlayCue:
-    cue: Cue
-
-
-@dataclass(frozen=True)
-class SetLed:
-    pattern: LedPattern
-
-
-@dataclass(frozen=True)
-class SetStatus:
-    text: str
-
-
-@dataclass(frozen=True)
-class FetchScore:
-    call_id: str
-
-
-@dataclass(frozen=True)
-class Log:
-    level: Literal["debug", "info", "warning", "error"]
-    message: str
-    fields: Mapping[str, object] = field(default_factory=dict)
-
-
-Command = (
-    StartCall
-    | EndCall
-    | OpenMic
-    | CloseMic
-    | SendTurnEnd
-    | FlushPlayback
-    | PlayCue
-    | SetLed
-    | SetStatus
-    | FetchScore
-    | Log
-)
 
 # ---------------------------------------------------------------------------------------------
 # Settings and per-call context
@@ -290,77 +110,10 @@ class CallInfo:
     end_reason: str = ""
     end_requested_at: float | None = None
     ended: bool = False
+    over_at: float | None = None  # when the call was known to be over (ended, or end overdue)
     score_requested: bool = False
     score: int | None = None
     score_shown_at: float | None = None
-
-
-#: Blink count per error class: how many red blinks an operator counts on the LED.
-ERROR_CLASSES: tuple[tuple[int, str, frozenset[str]], ...] = (
-    (
-        1,
-        "network or service",
-        frozenset(
-            {
-                ErrorCode.NETWORK_LOST,
-                ErrorCode.SERVICE_UNAVAILABLE,
-                ErrorCode.INTERNAL_ERROR,
-                ErrorCode.RATE_LIMITED,
-                ErrorCode.PROTOCOL_ERROR,
-                ErrorCode.INVALID_TOKEN,
-                ErrorCode.TOKEN_EXPIRED,
-                ErrorCode.TOKEN_ALREADY_USED,
-            }
-        ),
-    ),
-    (
-        2,
-        "microphone",
-        frozenset(
-            {
-                ErrorCode.NO_MIC_AVAILABLE,
-                ErrorCode.MIC_DEVICE_DISCONNECTED,
-                ErrorCode.MIC_PERMISSION_DENIED,
-            }
-        ),
-    ),
-    (3, "speaker", frozenset({ErrorCode.AUDIO_PLAYBACK_BLOCKED})),
-    (
-        4,
-        "account (needs a person)",
-        frozenset(
-            {
-                ErrorCode.INVALID_API_KEY,
-                ErrorCode.API_KEY_REVOKED,
-                ErrorCode.IP_NOT_ALLOWED,
-                ErrorCode.TENANT_INACTIVE,
-                ErrorCode.TENANT_QUOTA_EXCEEDED,
-            }
-        ),
-    ),
-    (5, "drill or request", frozenset({ErrorCode.DRILL_NOT_FOUND, ErrorCode.INVALID_REQUEST})),
-)
-OTHER_ERROR_BLINKS = 6
-
-_MIC_CODES = ERROR_CLASSES[1][2]
-_SPEAKER_CODES = ERROR_CLASSES[2][2]
-_ERROR_REASONS = frozenset(str(code) for code in ErrorCode)
-
-
-def error_blinks(code: str) -> int:
-    for blinks, _label, codes in ERROR_CLASSES:
-        if code in codes:
-            return blinks
-    return OTHER_ERROR_BLINKS
-
-
-def score_band(score: int) -> ColourName:
-    """Green from 75, amber from 50, red below."""
-    if score >= 75:
-        return "green"
-    if score >= 50:
-        return "amber"
-    return "red"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -403,21 +156,35 @@ def _connect_too_long(m: BoothMachine, _e: Input, now: float) -> bool:
 
 
 def _error_reason(_m: BoothMachine, e: Input, _n: float) -> bool:
-    return isinstance(e, CallEnded) and e.reason in _ERROR_REASONS
+    return isinstance(e, CallEnded) and e.reason in ALL_CODES
 
 
-def _no_call_id(m: BoothMachine, e: Input, _n: float) -> bool:
-    return not (m.call.call_id or (isinstance(e, CallEnded) and e.call_id))
+def _has_call_id(m: BoothMachine, e: Input, _n: float) -> bool:
+    return bool(m.call.call_id or (isinstance(e, CallEnded) and e.call_id))
+
+
+def _score_owed(m: BoothMachine, _e: Input, _n: float) -> bool:
+    """The call being left has a callId and nothing asked for its score yet."""
+    return bool(m.call.call_id) and not m.call.score_requested
+
+
+def _nothing_to_score(m: BoothMachine, _e: Input, now: float) -> bool:
+    over = m.call.over_at
+    return not m.call.call_id and over is not None and now - over >= m.settings.score_display
 
 
 def _end_overdue(m: BoothMachine, _e: Input, now: float) -> bool:
     asked = m.call.end_requested_at
     return (
-        not m.call.ended
+        m.call.over_at is None
         and not m.call.score_requested
         and asked is not None
         and now - asked >= m.settings.end_grace
     )
+
+
+def _end_overdue_with_call_id(m: BoothMachine, e: Input, now: float) -> bool:
+    return _end_overdue(m, e, now) and bool(m.call.call_id)
 
 
 def _score_shown_long_enough(m: BoothMachine, _e: Input, now: float) -> bool:
@@ -436,7 +203,7 @@ def _open_mode_persona_speaking(m: BoothMachine, e: Input, now: float) -> bool:
 def _device_back(m: BoothMachine, e: Input, _n: float) -> bool:
     if not isinstance(e, DeviceRestored):
         return False
-    codes = _MIC_CODES if e.device == "mic" else _SPEAKER_CODES
+    codes = MIC_CODES if e.device == "mic" else SPEAKER_CODES
     return m.error_code in codes
 
 
@@ -549,10 +316,14 @@ def _back(m: BoothMachine, _e: Input, now: float) -> list[Command]:
 
 
 def _ended(m: BoothMachine, e: Input, now: float) -> list[Command]:
-    """The service ended the call while we were in it: score it."""
+    """The service ended the call while we were in it (scored or not: the next row decides)."""
     assert isinstance(e, CallEnded)
     out = m._end(e.reason, now, send=False)
-    return out + _fetch(m, e, now)
+    return out + _over(m, e, now)
+
+
+def _ended_scored(m: BoothMachine, e: Input, now: float) -> list[Command]:
+    return _ended(m, e, now) + _fetch(m, e, now)
 
 
 def _ended_error(m: BoothMachine, e: Input, now: float) -> list[Command]:
@@ -561,14 +332,33 @@ def _ended_error(m: BoothMachine, e: Input, now: float) -> list[Command]:
     return m._end(e.reason, now, send=False)
 
 
-def _fetch(m: BoothMachine, e: Input, _now: float) -> list[Command]:
+def _over(m: BoothMachine, e: Input, now: float) -> list[Command]:
+    """The call is over (ended, or it never said so within end_grace)."""
     if isinstance(e, CallEnded):
         m.call.ended = True
         m.call.call_id = m.call.call_id or e.call_id
-    if m.call.score_requested or not m.call.call_id:
+    if m.call.over_at is None:
+        m.call.over_at = now
+    return []
+
+
+def _fetch(m: BoothMachine, e: Input, now: float) -> list[Command]:
+    """The call is over and has a callId (the row's guard): ask for its score, once."""
+    _over(m, e, now)
+    if m.call.score_requested:
         return []
     m.call.score_requested = True
     return [FetchScore(m.call.call_id)]
+
+
+def _score_last(m: BoothMachine, _e: Input, _now: float) -> list[Command]:
+    # The rep starts the next call before the last one said `ended`: it is still scored.
+    m.call.score_requested = True
+    return [FetchScore(m.call.call_id)]
+
+
+def _score_last_and_start(m: BoothMachine, e: Input, now: float) -> list[Command]:
+    return _score_last(m, e, now) + _start_call(m, e, now)
 
 
 def _show_score(m: BoothMachine, e: Input, now: float) -> list[Command]:
@@ -576,7 +366,7 @@ def _show_score(m: BoothMachine, e: Input, now: float) -> list[Command]:
     m.call.score = e.score
     m.call.score_shown_at = now
     # The daemon logs the score itself, with the call's id, when the poll returns it.
-    return [SetLed(patterns.score(score_band(e.score))), *m._status(now)]
+    return [SetLed(score_led(e.score)), *m._status(now)]
 
 
 def _stale_ready(_m: BoothMachine, _e: Input, _now: float) -> list[Command]:
@@ -648,17 +438,25 @@ TABLE: tuple[Transition, ...] = (
     # reconnecting
     Transition(S.RECONNECTING, "reconnected", S.TALKING, _back, _mode("open"), "open mode"),
     Transition(S.RECONNECTING, "reconnected", S.LISTENING, _back),
-    Transition(S.RECONNECTING, "press", None),  # DESIGN §3: ignored while reconnecting
+    Transition(S.RECONNECTING, "press", None),  # ignored while reconnecting
     Transition(S.RECONNECTING, "release", None, late=True),
     Transition(S.RECONNECTING, "persona_speaking", None, late=True),
     Transition(S.RECONNECTING, "user_speech", None, late=True),
     Transition(S.RECONNECTING, "tick", None, _refresh_status),
-    # scoring
+    # scoring: a call with a callId is scored; one without shows "call ended" for score_display
+    Transition(S.SCORING, "press", S.CONNECTING, _score_last_and_start, _score_owed, "next call"),
     Transition(S.SCORING, "press", S.CONNECTING, _start_call, label="next call"),
-    Transition(S.SCORING, "ended", None, _fetch),
-    Transition(S.SCORING, "tick", None, _fetch, _end_overdue, "no ended after end_grace"),
+    Transition(S.SCORING, "ended", None, _fetch, _has_call_id, "callId"),
+    Transition(S.SCORING, "ended", None, _over),
+    Transition(
+        S.SCORING, "tick", None, _fetch, _end_overdue_with_call_id, "no ended after end_grace"
+    ),
+    Transition(S.SCORING, "tick", None, _over, _end_overdue, "no ended after end_grace"),
     Transition(
         S.SCORING, "tick", S.IDLE, None, _score_shown_long_enough, "score shown score_display"
+    ),
+    Transition(
+        S.SCORING, "tick", S.IDLE, None, _nothing_to_score, "no callId, over score_display ago"
     ),
     Transition(S.SCORING, "tick", None, _refresh_status),
     Transition(S.SCORING, "score", S.IDLE, _show_score, _score_not_shown, "score_display = 0"),
@@ -699,7 +497,8 @@ TABLE: tuple[Transition, ...] = (
         for s in (S.LISTENING, S.TALKING, S.RECONNECTING)
         for row in (
             Transition(s, "ended", S.ERROR, _ended_error, _error_reason, "error reason"),
-            Transition(s, "ended", S.SCORING, _ended),
+            Transition(s, "ended", S.SCORING, _ended_scored, _has_call_id, "callId"),
+            Transition(s, "ended", S.SCORING, _ended, label="no callId"),
             Transition(s, "error", S.ERROR, _end_for_error),
             Transition(s, "device_error", S.ERROR, _end_for_error),
         )
@@ -838,19 +637,9 @@ class BoothMachine:
         return out
 
     def _led(self) -> LedPattern:
-        s = self.state
-        if s is S.LISTENING:
-            return patterns.PERSONA_SPEAKING if self.call.persona_speaking else patterns.LISTENING
-        if s is S.ERROR:
-            return patterns.error(error_blinks(self.error_code))
-        return {
-            S.IDLE: patterns.IDLE,
-            S.CONNECTING: patterns.CONNECTING,
-            S.TALKING: patterns.TALKING,
-            S.RECONNECTING: patterns.RECONNECTING,
-            S.SCORING: patterns.SCORING,
-            S.STOPPED: patterns.OFF,
-        }[s]
+        return led_for(
+            self.state, persona_speaking=self.call.persona_speaking, error_code=self.error_code
+        )
 
     def status_text(self, now: float) -> str:
         """The state in words, for systemd's STATUS= and the demo timeline."""
@@ -870,6 +659,8 @@ class BoothMachine:
         if s is S.SCORING:
             if call.score is not None:
                 return f"Score {call.score} – press the button for the next call"
+            if not call.call_id and call.over_at is not None:
+                return "Call ended – no score for this call"
             return "Call ended – waiting for the score"
         if s is S.ERROR:
             blinks = error_blinks(self.error_code)

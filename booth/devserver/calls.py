@@ -99,7 +99,7 @@ class Call:
         return [entry for _, entry in entries]
 
     def record(self) -> dict[str, Any]:
-        """The call record of GET /api/external/v1/calls/{callId} (DESIGN §2)."""
+        """The call record of GET /api/external/v1/calls/{callId} (docs/protocol.md §2.5)."""
         data: dict[str, Any] = {
             "callId": self.call_id,
             "status": str(self.status),

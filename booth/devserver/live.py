@@ -181,7 +181,7 @@ class LiveCall:
             self.t0 = time.monotonic()
             connected = Connected(
                 session_id=self.call.session_id,
-                call_id=self.call.call_id,
+                call_id=None if self.faults.hide_call_id else self.call.call_id,
                 resume_token=self._new_resume_token(),
                 persona_name=self.call.drill.persona_name,
                 features=FEATURES,

@@ -1,4 +1,4 @@
-"""The REST surface of DESIGN §2 on aiohttp: exact shapes, the error envelope, request ids, CORS."""
+"""The REST surface of docs/protocol.md §2 on aiohttp: shapes, error envelope, request ids, CORS."""
 
 from __future__ import annotations
 
@@ -196,7 +196,7 @@ async def redeem_session(request: web.Request) -> web.Response:
         raise _token_error(problem) from None
     body = await _json_body(request)
     drill_key, difficulty = _drill_choice(server, body, required=True)
-    # From here on the token is spent, whatever happens (DESIGN §2).
+    # From here on the token is spent, whatever happens (docs/protocol.md §2.3).
     server.tokens.spend(claims)
     _tenant_checks(server, request)
     _admit_call(server, drill_key)

@@ -276,7 +276,7 @@ class DevServer:
     # ── the WebSocket ─────────────────────────────────────────────────────────
 
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
-        # No server heartbeat: detecting a dead link is the client's job (DESIGN §2), and the
+        # No server heartbeat: the client detects dead links (docs/protocol.md §3.9), and the
         # black-hole fault must be able to go quiet.
         ws = web.WebSocketResponse(heartbeat=None, autoping=True, max_msg_size=256 * 1024)
         await ws.prepare(request)

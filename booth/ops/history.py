@@ -16,30 +16,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from booth.daemon.summary import EVENT as SUMMARY_EVENT
+from booth.daemon.summary import FIELD_NAMES, JOURNAL_FIELDS, CallSummary
+
 Entry = Mapping[str, Any]
 IDENTIFIER = "booth"
-SUMMARY_EVENT = "call_summary"
-
 #: Fields a summary row shows; journalctl gets only these (plus its own) to keep reads light.
-SUMMARY_FIELDS = (
-    "CALL_ID",
-    "SESSION_ID",
-    "BOOTH_ID",
-    "EVENT",
-    "DRILL_KEY",
-    "DURATION_SEC",
-    "SCORE",
-    "RECONNECTS",
-    "UNDERRUNS",
-    "END_REASON",
-    "ERROR_CODE",
-    "FRAMES_SENT",
-    "FRAMES_RECEIVED",
-    "FRAMES_DROPPED",
-    "LONGEST_OUTAGE_SEC",
-    "MESSAGE",
-    "PRIORITY",
-)
+SUMMARY_FIELDS = (*JOURNAL_FIELDS, "BOOTH_ID", "EVENT", "MESSAGE", "PRIORITY")
+#: Summary fields a row takes from the summary record (the ids and error come from any record).
+_ROW_ATTRS = {name: name for name in FIELD_NAMES if name not in ("call_id", "session_id")}
+_ROW_ATTRS.update(drill_key="drill", error_code="")
 
 
 class JournalError(Exception):
@@ -47,7 +33,10 @@ class JournalError(Exception):
 
 
 @dataclass
-class CallSummary:
+class CallRow:
+    """One call of the table, put together from all its records (the summary record's
+    fields, as ``CallSummary`` names them, when it has one)."""
+
     call_id: str
     time: str = ""  # ISO 8601, UTC, of the call's first record
     booth_id: str = ""
@@ -94,23 +83,10 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _number(value: Any, kind: Callable[[str], Any]) -> Any:
-    text = _text(value).strip()
-    if not text:
-        return None
-    try:
-        return kind(text)
-    except ValueError:
-        try:
-            return kind(float(text)) if kind is int else None
-        except ValueError:
-            return None
-
-
-def summarise(entries: Iterable[Entry]) -> list[CallSummary]:
+def summarise(entries: Iterable[Entry]) -> list[CallRow]:
     """One row per call, oldest first. A call with no summary record (the daemon died
     mid-call) still gets a row, marked by ``has_summary=False``."""
-    calls: dict[str, CallSummary] = {}
+    calls: dict[str, CallRow] = {}
     for entry in sorted(entries, key=timestamp_us):
         call_id = _text(entry.get("CALL_ID"))
         if not call_id:
@@ -118,7 +94,7 @@ def summarise(entries: Iterable[Entry]) -> list[CallSummary]:
         row = calls.get(call_id)
         if row is None:
             us = timestamp_us(entry)
-            row = calls[call_id] = CallSummary(call_id=call_id, time=iso_time(us), _first_us=us)
+            row = calls[call_id] = CallRow(call_id=call_id, time=iso_time(us), _first_us=us)
         row.records += 1
         row.booth_id = row.booth_id or _text(entry.get("BOOTH_ID"))
         row.session_id = row.session_id or _text(entry.get("SESSION_ID"))
@@ -130,25 +106,13 @@ def summarise(entries: Iterable[Entry]) -> list[CallSummary]:
     return sorted(calls.values(), key=lambda r: r._first_us)
 
 
-def _apply_summary(row: CallSummary, entry: Entry) -> None:
+def _apply_summary(row: CallRow, entry: Entry) -> None:
     row.has_summary = True
     # Later summaries win field by field (a late score may come in its own summary).
-    for attr, name, kind in (
-        ("duration_sec", "DURATION_SEC", float),
-        ("score", "SCORE", float),
-        ("reconnects", "RECONNECTS", int),
-        ("underruns", "UNDERRUNS", int),
-        ("frames_sent", "FRAMES_SENT", int),
-        ("frames_received", "FRAMES_RECEIVED", int),
-        ("frames_dropped", "FRAMES_DROPPED", int),
-        ("longest_outage_sec", "LONGEST_OUTAGE_SEC", float),
-    ):
-        value = _number(entry.get(name), kind)
-        if value is not None:
+    for name, value in CallSummary.from_journal(entry, _text).items():
+        attr = _ROW_ATTRS.get(name)
+        if attr:
             setattr(row, attr, value)
-    if _text(entry.get("END_REASON")):
-        row.end_reason = _text(entry.get("END_REASON"))
-    row.drill = _drill(entry) or row.drill
 
 
 def _drill(entry: Entry) -> str:
@@ -191,7 +155,7 @@ def _local(iso: str) -> str:
     return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
-def format_table(rows: Sequence[CallSummary]) -> str:
+def format_table(rows: Sequence[CallRow]) -> str:
     if not rows:
         return "no calls in the journal (for this time range)"
     cells = [

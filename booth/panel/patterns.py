@@ -136,7 +136,7 @@ def separate_of(
     return out
 
 
-# The patterns of DESIGN §3.
+# The patterns of the README's "What the rep sees" table.
 OFF = LedPattern("off")
 IDLE = LedPattern("idle", (("green", Wave("breathe", period=4.0)),))
 CONNECTING = LedPattern("connecting", (("amber", Wave("blink", period=1.0)),))

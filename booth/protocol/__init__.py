@@ -1,1 +1,1 @@
-"""The booth voice protocol (DESIGN §2): typed messages, codec, client connection state."""
+"""The booth voice protocol (docs/protocol.md): typed messages, codec, client connection state."""

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from booth.protocol.messages import (
+    FRAME_BYTES,
     AgentReady,
     AgentStartTalking,
     AgentStopTalking,
@@ -135,7 +136,7 @@ def parse_server(message: str | bytes) -> ServerEvent:
         return ProtocolError(f"{kind}: {exc}")
 
 
-def parse_client(message: str | bytes, *, frame_bytes: int | None = 640) -> ClientEvent:
+def parse_client(message: str | bytes, *, frame_bytes: int | None = FRAME_BYTES) -> ClientEvent:
     """A message the server received, as a typed event (the devserver's side)."""
     if isinstance(message, bytes | bytearray | memoryview):
         return _audio(bytes(message), exact=frame_bytes)

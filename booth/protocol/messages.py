@@ -1,4 +1,4 @@
-"""The messages of the booth voice WebSocket (DESIGN §2), as typed values.
+"""The messages of the booth voice WebSocket (docs/protocol.md §3), as typed values.
 
 Secrets (tokens, resume tokens) are excluded from every repr so a logged message is safe.
 """

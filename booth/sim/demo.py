@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from booth.config import parse_config
+from booth.daemon import timeline as t
 from booth.daemon.app import BoothApp, ScorePolicy
+from booth.daemon.summary import FIELD_NAMES, CallSummary
 from booth.errors import BoothError
+from booth.protocol.messages import SAMPLE_RATE
 from booth.secret import Secret
-
-RATE = 16000
-FRAME_BYTES = 640
+from booth.sim.fake_audio import FakeMic, FakeSpeaker
 
 REP_LINES = (
     "Hi, this is Sam from Brightline. Do you have a minute to talk about your phone bill?",
@@ -47,78 +48,15 @@ LED_WORDS = {
 }
 
 
+#: The summary fields the demo prints (the session id and error code say nothing here).
+DEMO_FIELDS = tuple(name for name in FIELD_NAMES if name not in ("session_id", "error_code"))
+
+
 class DemoError(Exception):
     pass
 
 
-class ScriptedMic:
-    """A mic that says what the script gives it, at the real 20 ms pace; silence otherwise."""
-
-    def __init__(self) -> None:
-        self._pending = bytearray()
-        self.done = asyncio.Event()
-        self.done.set()
-
-    def say(self, pcm: bytes) -> None:
-        self._pending += pcm
-        self.done.clear()
-
-    async def open(self) -> None:
-        return None
-
-    async def read(self) -> bytes:
-        await asyncio.sleep(0.02)  # a real mic delivers a frame every 20 ms
-        if not self._pending:
-            self.done.set()
-            return bytes(FRAME_BYTES)
-        frame = bytes(self._pending[:FRAME_BYTES]).ljust(FRAME_BYTES, b"\0")
-        del self._pending[:FRAME_BYTES]
-        return frame
-
-    async def close(self) -> None:
-        return None
-
-    async def available(self) -> bool:
-        return True
-
-
-class RecordingSpeaker:
-    """A speaker that keeps everything the booth played (persona voice and cues)."""
-
-    def __init__(self) -> None:
-        self.is_open = False
-        self.audio = bytearray()
-        self.underruns = 0
-
-    async def open(self) -> None:
-        self.is_open = True
-
-    def write(self, pcm: bytes) -> None:
-        self.audio += pcm
-
-    def play_cue(self, pcm: bytes) -> None:
-        self.audio += pcm
-
-    def mark_end(self) -> None:
-        return None
-
-    def flush(self) -> int:
-        return 0
-
-    def healthy(self) -> bool:
-        return True
-
-    async def drain(self) -> None:
-        return None
-
-    async def close(self) -> None:
-        self.is_open = False
-
-    async def available(self) -> bool:
-        return True
-
-
-def write_wav(path: Path, pcm: bytes, rate: int = RATE) -> None:
+def write_wav(path: Path, pcm: bytes, rate: int = SAMPLE_RATE) -> None:
     with wave.open(str(path), "wb") as wav:
         wav.setnchannels(1)
         wav.setsampwidth(2)
@@ -130,7 +68,7 @@ def write_wav(path: Path, pcm: bytes, rate: int = RATE) -> None:
 class DemoResult:
     call_id: str
     score: int | None
-    summary: dict[str, Any]
+    summary: CallSummary
     persona_wav: Path
     rep_wav: Path
     timeline: list[str] = field(default_factory=list)
@@ -166,7 +104,7 @@ async def run_demo(
     )
     await server.start()
     factory = MockFactory(pin_class=MockPWMPin)
-    mic, speaker = ScriptedMic(), RecordingSpeaker()
+    mic, speaker = FakeMic(), FakeSpeaker()
     config = parse_config(
         {
             "booth": {"id": "booth-demo", "location": "demo"},
@@ -187,15 +125,6 @@ async def run_demo(
     tl = _Timeline(out)
     changed = asyncio.Event()
 
-    def listen(name: str, show: Callable[[dict[str, Any]], str | None]) -> None:
-        def on(payload: dict[str, Any]) -> None:
-            text = show(payload)
-            if text:
-                tl.say(text)
-            changed.set()
-
-        app.events.on(name, on)
-
     def led_words() -> str:
         state = app.panel.led_state if app.panel else None
         if state is None:
@@ -208,37 +137,42 @@ async def run_demo(
 
     seen_state = {"state": "idle"}
 
-    def on_state(p: dict[str, Any]) -> str:
-        seen_state["state"] = p["state"]
-        return f"{p['previous']:>12} → {p['state']:<12} LED: {led_words()}"
-
     def persona_line() -> str:
-        run = app.run
-        call = server.calls.get(run.call_id) if run is not None and run.call_id else None
+        call_now = app.call
+        call = server.calls.get(call_now.call_id) if call_now and call_now.call_id else None
         if call is None or not call.persona_lines:
             return ""
         return f": “{call.persona_lines[-1].content}”"
 
-    def on_led(p: dict[str, Any]) -> str | None:
-        # Within "listening" only: the blue pulse of the persona speaking, on and off.
-        if seen_state["state"] != "listening" or app.machine.state.value != "listening":
-            return None
-        if p["pattern"] == "persona_speaking":
-            return f"{'':>12}   persona speaks{persona_line()}   LED: {led_words()}"
-        return f"{'':>12}   persona stops   LED: {led_words()}"
+    def show(event: t.BoothEvent) -> str | None:
+        match event:
+            case t.StateChanged(state=state, previous=previous):
+                seen_state["state"] = state
+                return f"{previous:>12} → {state:<12} LED: {led_words()}"
+            case t.LedShown(pattern=pattern):
+                # Within "listening" only: the blue pulse of the persona speaking, on and off.
+                if seen_state["state"] != "listening" or app.machine.state.value != "listening":
+                    return None
+                if pattern.name == "persona_speaking":
+                    return f"{'':>12}   persona speaks{persona_line()}   LED: {led_words()}"
+                return f"{'':>12}   persona stops   LED: {led_words()}"
+            case t.ButtonSeen(kind=kind):
+                return None if kind == "hold" else f"{'':>12}   button {kind.replace('_', ' ')}"
+            case t.CueQueued(cue=cue):
+                return f"{'':>12}   ♪ {cue} cue"
+            case t.PlaybackFlushed():
+                return f"{'':>12}   barge-in: the persona's queued audio is dropped"
+            case t.ScoreArrived(score=score):
+                return f"{'':>12}   score {score}/100 arrived"
+        return None
 
-    listen("state", on_state)
-    listen("led", on_led)
-    listen(
-        "button",
-        lambda p: (
-            None if p["kind"] == "hold" else f"{'':>12}   button {p['kind'].replace('_', ' ')}"
-        ),
-    )
-    listen("cue", lambda p: f"{'':>12}   ♪ {p['cue']} cue")
-    listen("flush", lambda p: f"{'':>12}   barge-in: the persona's queued audio is dropped")
-    listen("score", lambda p: f"{'':>12}   score {p['score']}/100 arrived")
-    listen("summary", lambda p: None)
+    def on_event(event: t.BoothEvent) -> None:
+        text = show(event)
+        if text:
+            tl.say(text)
+        changed.set()
+
+    app.events.subscribe(on_event)
 
     async def until(predicate: Callable[[], object], what: str, within: float = 30.0) -> None:
         async def wait() -> None:
@@ -282,9 +216,8 @@ async def run_demo(
         await finger(True)
         await finger(False)
         await until(lambda: app.machine.state.value == "listening", "a connected call")
-        run = app.run
-        assert run is not None
-        call_id = run.call_id
+        assert app.call is not None
+        call_id = app.call.call_id
         await until(persona_speaking, "the persona's greeting")
         await until(lambda: not persona_speaking(), "the end of the greeting")
         await asyncio.sleep(0.5)  # a person's pause before answering (and no double press)
@@ -324,7 +257,7 @@ async def run_demo(
         await asyncio.to_thread(write_wav, rep_wav, rep_pcm)
         if out is not None:
             _print_summary(out, summary, call, persona_wav, rep_wav)
-        return DemoResult(call_id, summary.get("SCORE"), summary, persona_wav, rep_wav, tl.lines)
+        return DemoResult(call_id, summary.score, summary, persona_wav, rep_wav, tl.lines)
     finally:
         app.request_stop()
         with contextlib.suppress(Exception):
@@ -334,24 +267,12 @@ async def run_demo(
 
 
 def _print_summary(
-    out: TextIO, summary: dict[str, Any], call: Any, persona_wav: Path, rep_wav: Path
+    out: TextIO, summary: CallSummary, call: Any, persona_wav: Path, rep_wav: Path
 ) -> None:
     print("", file=out)
     print("Call summary (also logged as one journal record, EVENT=call_summary):", file=out)
-    for key in (
-        "CALL_ID",
-        "DRILL_KEY",
-        "DURATION_SEC",
-        "FRAMES_SENT",
-        "FRAMES_RECEIVED",
-        "FRAMES_DROPPED",
-        "UNDERRUNS",
-        "RECONNECTS",
-        "LONGEST_OUTAGE_SEC",
-        "END_REASON",
-        "SCORE",
-    ):
-        print(f"  {key.lower():<20} {summary.get(key)}", file=out)
+    for name in DEMO_FIELDS:
+        print(f"  {name:<20} {getattr(summary, name)}", file=out)
     if call is not None and call.score is not None:
         print(f"\n{call.score.summary}", file=out)
         feedback = call.score.feedback
@@ -442,9 +363,17 @@ async def run_live(config_path: Path | None, out: TextIO) -> int:
         config, Secret(api_key), mic=PyAudioMic(config.audio), speaker=PyAudioSpeaker(config.audio)
     )
     tl = _Timeline(out)
-    app.events.on("state", lambda p: tl.say(f"{p['previous']:>12} → {p['state']}"))
-    app.events.on("status", lambda p: tl.say(f"{'':>12}   {p['text']}"))
-    app.events.on("score", lambda p: tl.say(f"{'':>12}   score {p['score']}/100"))
+
+    def on_event(event: t.BoothEvent) -> None:
+        match event:
+            case t.StateChanged(state=state, previous=previous):
+                tl.say(f"{previous:>12} → {state}")
+            case t.StatusShown(text=text):
+                tl.say(f"{'':>12}   {text}")
+            case t.ScoreArrived(score=score):
+                tl.say(f"{'':>12}   score {score}/100")
+
+    app.events.subscribe(on_event)
     keys = KeyboardButton(app, app.request_stop)
     loop = asyncio.get_running_loop()
     fd = sys.stdin.fileno()

@@ -10,6 +10,9 @@ What the library's defaults do not give a booth on Wi-Fi:
   (and counted) while the socket's write buffer is backlogged; a send that stalls past
   ``send_timeout`` kills the link;
 - a close bounded by ``close_timeout``, after which the transport is aborted.
+
+Time comes from the ``clock`` given to :meth:`Link.open` (``time.monotonic`` by default): the
+watchdog's input, and every ``dropped_at``. The waits run on the event loop's own clock.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ import inspect
 import logging
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from booth.transport.probe import LinkProbe
 from booth.transport.urlpolicy import check_url_allowed
 
 log = logging.getLogger(__name__)
@@ -90,22 +95,42 @@ class LinkClosed(LinkError):
         self.code = code  # WebSocket close code when the peer sent one
 
 
+Clock = Callable[[], float]
+
+
 class _StampedConnection(ClientConnection):
     """Records when the last inbound bytes arrived (pongs included): the watchdog's input."""
 
     last_rx: float = 0.0
+    clock: Clock = staticmethod(time.monotonic)
 
     def data_received(self, data: bytes) -> None:
-        self.last_rx = time.monotonic()
+        self.last_rx = self.clock()
         super().data_received(data)
+
+
+def _stamped_by(clock: Clock) -> type[_StampedConnection]:
+    """The connection class stamping with ``clock`` (websockets builds the connection itself)."""
+    if clock is time.monotonic:
+        return _StampedConnection
+    return type("_StampedConnection", (_StampedConnection,), {"clock": staticmethod(clock)})
 
 
 class Link:
     """An open WebSocket. Create with :meth:`open`; read with :meth:`recv`."""
 
-    def __init__(self, ws: _StampedConnection, settings: LinkSettings) -> None:
+    def __init__(
+        self,
+        ws: _StampedConnection,
+        settings: LinkSettings,
+        *,
+        clock: Clock = time.monotonic,
+        probe: LinkProbe | None = None,
+    ) -> None:
         self._ws = ws
         self.settings = settings
+        self._clock = clock
+        self._probe = probe
         self._pending: collections.deque[str | bytes] = collections.deque()
         self._wakeup = asyncio.Event()
         self._drained = asyncio.Event()
@@ -113,14 +138,23 @@ class Link:
         self._dead: LinkClosed | None = None
         self.frames_sent = 0
         self.frames_dropped = 0
-        ws.last_rx = time.monotonic()
+        ws.last_rx = clock()
         self._writer = asyncio.create_task(self._write_loop(), name="link-writer")
         self._watchdog: asyncio.Task[None] | None = None
         if settings.silence_timeout is not None:
             self._watchdog = asyncio.create_task(self._watch(), name="link-watchdog")
 
     @classmethod
-    async def open(cls, url: str, settings: LinkSettings | None = None) -> Link:
+    async def open(
+        cls,
+        url: str,
+        settings: LinkSettings | None = None,
+        *,
+        clock: Clock = time.monotonic,
+        probe: LinkProbe | None = None,
+    ) -> Link:
+        """Dial ``url``. ``probe`` (optional) hears of each binary message handed to the
+        connection; ``clock`` stamps inbound traffic and drops."""
         settings = settings or LinkSettings()
         problem = check_url_allowed(url)
         if problem or not url.startswith(("ws://", "wss://")):
@@ -135,7 +169,7 @@ class Link:
                 max_size=settings.max_size,
                 max_queue=settings.max_queue,
                 compression=None,  # PCM barely compresses; deflate only costs a Pi CPU
-                create_connection=_StampedConnection,
+                create_connection=_stamped_by(clock),
                 logger=_wire_log,
                 **_NO_PROXY,
             )
@@ -145,7 +179,7 @@ class Link:
         assert isinstance(ws, _StampedConnection)
         if settings.tcp_user_timeout is not None:
             _set_tcp_user_timeout(ws, settings.tcp_user_timeout)
-        return cls(ws, settings)
+        return cls(ws, settings, clock=clock, probe=probe)
 
     # ── state ─────────────────────────────────────────────────────────────────
 
@@ -194,11 +228,13 @@ class Link:
                     self._wakeup.clear()
                     await self._wakeup.wait()
                 message = self._pending.popleft()
+                if self._probe is not None and isinstance(message, bytes):
+                    self._probe.frame_sent(message, self._clock())
                 try:
                     async with asyncio.timeout(self.settings.send_timeout):
                         await self._ws.send(message)
                 except TimeoutError:
-                    self._kill("send stalled", dropped_at=time.monotonic())
+                    self._kill("send stalled", dropped_at=self._clock())
                     return
                 except ConnectionClosed:
                     return
@@ -208,7 +244,7 @@ class Link:
             raise
         except Exception:  # an adapter bug must end this link, not the loop
             log.exception("link writer failed")
-            self._kill("writer failed", dropped_at=time.monotonic())
+            self._kill("writer failed", dropped_at=self._clock())
 
     # ── receiving ───────────────────────────────────────────────────────────────
 
@@ -223,7 +259,7 @@ class Link:
                 reason = (
                     f"closed by the service ({code})" if code is not None else "connection lost"
                 )
-                self._dead = LinkClosed(reason, dropped_at=time.monotonic(), code=code)
+                self._dead = LinkClosed(reason, dropped_at=self._clock(), code=code)
                 self._stop_tasks()
             raise self._dead from None
 
@@ -233,7 +269,7 @@ class Link:
         while self._dead is None:
             await asyncio.sleep(self.settings.watchdog_period)
             silent_since = self._ws.last_rx
-            if time.monotonic() - silent_since > timeout:
+            if self._clock() - silent_since > timeout:
                 # No pong, no audio: the path is gone even though no reset came (Wi-Fi).
                 self._kill(f"no traffic for {timeout:g} s", dropped_at=silent_since)
                 return
@@ -254,14 +290,14 @@ class Link:
 
     def abort(self) -> None:
         """Drop the connection now (no closing handshake)."""
-        self._kill("aborted", dropped_at=time.monotonic())
+        self._kill("aborted", dropped_at=self._clock())
 
     async def close(self) -> None:
         """Closing handshake bounded by ``close_timeout``, then abort."""
         if self._dead is not None:
             self._ws.transport.abort()
             return
-        self._dead = LinkClosed("closed by the booth", dropped_at=time.monotonic())
+        self._dead = LinkClosed("closed by the booth", dropped_at=self._clock())
         # Give already-queued messages (an `end`) a moment to leave before the close frame.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.settings.close_timeout / 2):

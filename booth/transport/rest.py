@@ -1,4 +1,4 @@
-"""REST client for the voice service (DESIGN §2): mint, redeem, call records, seed-003 token.
+"""REST client for the voice service (docs/protocol.md §2): mint, redeem, calls, seed-003 token.
 
 Errors come back as :class:`RestError` built from the service's error envelope. Retries happen
 only where they are safe: network errors, 429 (honouring ``Retry-After``) and 5xx; never on
@@ -94,7 +94,7 @@ def _cert_failure(exc: BaseException) -> ssl.SSLCertVerificationError | None:
 
 
 class ProtocolViolation(RestError):
-    """The service answered 2xx with a body that is not what DESIGN §2 promises."""
+    """The service answered 2xx with a body that is not what docs/protocol.md §2 promises."""
 
     def __init__(self, message: str, *, status: int, request_id: str | None) -> None:
         super().__init__(ErrorCode.PROTOCOL_ERROR, message, status=status, request_id=request_id)

@@ -1,9 +1,18 @@
-"""Holds one call's WebSocket across drops: reconnect with backoff, resume, give up at the cutoff.
+"""Holds one call's WebSocket across drops: the adapter between the links and the reconnect plan.
+
+:class:`~booth.transport.reconnect.ReconnectPlan` decides (pure code, time as an argument) when
+to dial, when to give up and what to report; this module dials, sends ``resume``, sleeps on
+the event loop, and reports each transition once: to the log and, as a typed
+:data:`SupervisorEvent`, to its listener (the session).
 
 Dialling during an outage races handshakes: a new attempt starts at each backoff step even while
 an older one hangs (a black-holed SYN), and the first WebSocket that opens wins; only the winner
 sends the ``resume`` message, the rest are aborted before they say anything. So a link that comes
 back is used within one backoff step, not after a stuck attempt's timeout.
+
+Time: ``clock`` (``time.monotonic`` unless given) stamps every report and feeds the plan; the
+waits run on the event loop, whose own clock must be the same one (the real loop's is
+``time.monotonic``; the tests run a virtual-time loop and pass its ``time``).
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ import random
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from booth.errors import ErrorCode
 from booth.logs import log_event, register_secret
@@ -30,35 +39,66 @@ from booth.protocol.messages import (
     SessionEnded,
     Unknown,
 )
-from booth.transport.link import Link, LinkClosed, LinkError
+from booth.transport.link import LinkClosed, LinkError
+from booth.transport.reconnect import (
+    CLIENT_REQUESTED,
+    Closed,
+    Dial,
+    Reconnected,
+    Reconnecting,
+    ReconnectPlan,
+    ReconnectPolicy,
+    ReconnectState,
+)
+
+__all__ = [
+    "Closed",
+    "ConnectRefused",
+    "LinkLike",
+    "LinkStats",
+    "Message",
+    "Outage",
+    "ReconnectPolicy",
+    "Reconnected",
+    "Reconnecting",
+    "Supervisor",
+    "SupervisorEvent",
+]
 
 log = logging.getLogger(__name__)
 
-Dial = Callable[[], Coroutine[Any, Any, Link]]
-Notify = Callable[[str, dict[str, Any]], None]
+
+class LinkLike(Protocol):
+    """What the supervisor and the session use of a :class:`~booth.transport.link.Link`."""
+
+    frames_sent: int
+    frames_dropped: int
+
+    def send_audio(self, frame: bytes) -> bool: ...
+
+    def send_text(self, message: str) -> bool: ...
+
+    async def recv(self) -> str | bytes: ...
+
+    def abort(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+Dialler = Callable[[], Coroutine[Any, Any, LinkLike]]
 
 
 @dataclass(frozen=True)
-class ReconnectPolicy:
-    cutoff: float = 30.0  # seconds after the drop: NETWORK_LOST and the call ends
-    first_delay: float = 0.1
-    base: float = 0.25
-    factor: float = 2.0
-    cap: float = 0.8  # with equal jitter: a returning link is retried within 0.8 s
-    resume_timeout: float = 3.0  # the winner's wait for `resumed`
+class Message:
+    """A server event of the call, decoded and checked by the protocol layer."""
 
-    def delays(self, rng: random.Random) -> list[float]:
-        """Delays between attempt starts: first well under 1 s, then equal-jitter backoff."""
-        out = [self.first_delay]
-        step = self.base
-        total = self.first_delay
-        while total < self.cutoff:
-            d = min(self.cap, step)
-            d = d / 2 + rng.uniform(0, d / 2)
-            out.append(d)
-            total += d
-            step *= self.factor
-        return out
+    event: ServerEvent
+
+
+#: What a supervisor tells its listener: every server event, the reconnects, and finally
+#: exactly one :class:`Closed`.
+SupervisorEvent = Message | Reconnecting | Reconnected | Closed
+Listener = Callable[[SupervisorEvent], None]
 
 
 @dataclass
@@ -101,16 +141,15 @@ class ConnectRefused(Exception):
 class Supervisor:
     """Runs the receive loop and the reconnects of one call.
 
-    ``notify(name, payload)`` gets ``reconnecting``, ``reconnected``, ``message`` (every server
-    event, payload ``{"event": …}``) and finally ``closed`` with ``{"reason", "code"?,
-    "message"?}``. Timestamps (monotonic ``at``) come from ``clock``.
+    ``listener`` gets a :class:`Message` for every server event, :class:`Reconnecting` and
+    :class:`Reconnected` around each outage, and finally one :class:`Closed`.
     """
 
     def __init__(
         self,
         protocol: ClientProtocol,
-        dial: Dial,
-        notify: Notify,
+        dial: Dialler,
+        listener: Listener,
         *,
         policy: ReconnectPolicy | None = None,
         rng: random.Random | None = None,
@@ -118,16 +157,15 @@ class Supervisor:
     ) -> None:
         self.protocol = protocol
         self._dial = dial
-        self._notify = notify
+        self._listener = listener
         self.policy = policy or ReconnectPolicy()
-        self._rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
         self._clock = clock
-        self.link: Link | None = None
+        self.plan = ReconnectPlan(self.policy, rng or random.Random())  # noqa: S311 (jitter)
+        self.link: LinkLike | None = None
         self.stats = LinkStats()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._reported_unknown: set[str] = set()
-        self.dropped_frames_offline = 0
 
     # ── opening ─────────────────────────────────────────────────────────────────
 
@@ -158,7 +196,7 @@ class Supervisor:
         self._task = asyncio.create_task(self._run(), name="call-supervisor")
         return connected
 
-    async def _await_open(self, link: Link) -> Connected:
+    async def _await_open(self, link: LinkLike) -> Connected:
         """Messages up to ``connected``; anything else before it is passed on or refused."""
         while True:
             try:
@@ -179,36 +217,36 @@ class Supervisor:
     # ── running ─────────────────────────────────────────────────────────────────
 
     async def _run(self) -> None:
-        closed: dict[str, Any] = {"reason": "session_closed"}
+        closed: Closed | None = None
         try:
             while True:
                 assert self.link is not None
                 drop = await self._pump(self.link)
                 if drop is None:  # the service ended the call (or we did)
-                    closed = {"reason": self.protocol.end_reason or "session_closed"}
+                    reason = self.protocol.end_reason or "session_closed"
+                    closed = self.plan.close(self._clock(), reason=reason)
                     break
                 if self._closing:
-                    closed = {"reason": "client_requested"}
+                    closed = self.plan.close(self._clock())
                     break
-                outcome = await self._recover(drop)
-                if isinstance(outcome, dict):
-                    closed = outcome
+                closed = await self._recover(drop)
+                if closed is not None:
                     break
-                self.link = outcome
         except asyncio.CancelledError:
-            closed = {"reason": "client_requested"}
+            closed = self.plan.close(self._clock())
             raise
         except Exception:
             log.exception("call supervisor failed")
-            closed = {"reason": "internal_error", "code": ErrorCode.INTERNAL_ERROR}
+            closed = Closed(self._clock(), "internal_error", str(ErrorCode.INTERNAL_ERROR))
         finally:
             if self.link is not None:
                 await self.link.close()
             self._retire()
-            self.protocol.mark_ended(str(closed["reason"]))
-            self._notify("closed", closed)
+            closed = closed or Closed(self._clock(), CLIENT_REQUESTED)
+            self.protocol.mark_ended(closed.reason)
+            self._report(closed)
 
-    async def _pump(self, link: Link) -> LinkClosed | None:
+    async def _pump(self, link: LinkLike) -> LinkClosed | None:
         """Receive until the call ends (None) or the link dies (the drop)."""
         while True:
             try:
@@ -241,113 +279,127 @@ class Supervisor:
         if isinstance(event, Audio):
             self.stats.frames_received += 1
             self.stats.bytes_received += len(event.pcm)
-        self._notify("message", {"event": event})
+        self._listener(Message(event))
+
+    def _report(self, event: Reconnecting | Reconnected | Closed) -> None:
+        """Log one transition of the plan, once, and pass it on."""
+        match event:
+            case Reconnecting(reason=reason):
+                log_event(
+                    log,
+                    logging.WARNING,
+                    f"link lost ({reason}); reconnecting",
+                    EVENT="reconnecting",
+                )
+            case Reconnected(outage=outage):
+                log_event(
+                    log, logging.INFO, f"reconnected after {outage:.2f} s", EVENT="reconnected"
+                )
+            case Closed(reason=reason, code=None):
+                log.debug("link closed (%s)", reason)
+            case Closed(reason=reason, code=code, message=message):
+                log_event(
+                    log, logging.WARNING, f"link given up ({code}): {message}", EVENT="link_closed"
+                )
+        self._listener(event)
 
     # ── recovering ──────────────────────────────────────────────────────────────
 
-    async def _recover(self, drop: LinkClosed) -> Link | dict[str, Any]:
+    async def _recover(self, drop: LinkClosed) -> Closed | None:
+        """Get the call back on a new link (None) or say why not."""
         now = self._clock()
-        # A silence-detected drop started at the last inbound byte, not when we noticed it.
-        dropped_at = min(drop.dropped_at, now)
-        outage = Outage(dropped_at=dropped_at, detected_at=now, reason=drop.reason)
-        self.stats.outages.append(outage)
-        log_event(
-            log,
-            logging.WARNING,
-            f"link lost ({drop.reason}); reconnecting",
-            EVENT="reconnecting",
+        report = self.plan.lost(
+            at=now,
+            dropped_at=drop.dropped_at,
+            reason=drop.reason,
+            can_resume=self.protocol.can_resume,
         )
-        self._notify("reconnecting", {"droppedAt": dropped_at, "reason": drop.reason, "at": now})
+        assert self.plan.dropped_at is not None
+        outage = Outage(dropped_at=self.plan.dropped_at, detected_at=now, reason=drop.reason)
+        self.stats.outages.append(outage)
         self._retire()
-        if not self.protocol.can_resume:
-            return _network_lost("the service offers no resume for this call")
-        deadline = dropped_at + self.policy.cutoff
-        result = await self._redial(deadline)
-        if isinstance(result, Link):
-            outage.recovered_at = self._clock()
-            self.stats.reconnects += 1
-            self._notify(
-                "reconnected",
-                {
-                    "callId": self.protocol.call_id,
-                    "outageSec": round(outage.recovered_at - dropped_at, 3),
-                    "at": outage.recovered_at,
-                },
-            )
-            log_event(
-                log,
-                logging.INFO,
-                f"reconnected after {outage.recovered_at - dropped_at:.2f} s",
-                EVENT="reconnected",
-            )
-        return result
+        if isinstance(report, Closed):  # no resume: reported once, by _run
+            return report
+        self._report(report)
+        result = await self._redial()
+        if isinstance(result, Closed):
+            return result
+        outage.recovered_at = result.at
+        self.stats.reconnects += 1
+        self._report(result)
+        return None
 
-    async def _redial(self, deadline: float) -> Link | dict[str, Any]:
-        delays = iter(self.policy.delays(self._rng))
-        dials: set[asyncio.Task[Link]] = set()
-        next_start = self._clock() + next(delays)
+    async def _redial(self) -> Reconnected | Closed:
+        dials: set[asyncio.Task[LinkLike]] = set()
         try:
             while True:
                 now = self._clock()
                 if self._closing:
-                    return {"reason": "client_requested"}
-                if now >= deadline:
-                    return _network_lost(f"no link for {self.policy.cutoff:g} s")
-                if now >= next_start:
+                    return self.plan.close(now) or Closed(now, CLIENT_REQUESTED)
+                step = self.plan.tick(now)
+                while step is Dial.NOW:
                     dials.add(asyncio.create_task(self._dial(), name="redial"))
-                    next_start = now + next(delays, self.policy.cap)
-                wait_until = min(next_start, deadline)
-                done: set[asyncio.Task[Link]] = set()
+                    step = self.plan.tick(now)
+                if isinstance(step, Closed):
+                    return step
+                wake_at = self.plan.wake_at
+                assert wake_at is not None
+                done: set[asyncio.Task[LinkLike]] = set()
                 if dials:
                     done, _ = await asyncio.wait(
-                        dials, timeout=max(0.0, wait_until - now), return_when="FIRST_COMPLETED"
+                        dials, timeout=max(0.0, wake_at - now), return_when="FIRST_COMPLETED"
                     )
                 else:
-                    await asyncio.sleep(max(0.0, wait_until - now))
-                winner: Link | None = None
+                    await asyncio.sleep(max(0.0, wake_at - now))
+                winner: LinkLike | None = None
                 for task in done:
                     dials.discard(task)
                     if task.exception() is not None:
                         continue
-                    if winner is None:
+                    if winner is None and self.plan.opened(self._clock()):
                         winner = task.result()
                     else:
-                        task.result().abort()  # a tie: only one link may resume
+                        task.result().abort()  # a tie, or too late: only one link may resume
                 if winner is None:
                     continue
                 # Silence the other attempts before the winner sends its resume.
                 await _abandon(dials)
-                outcome = await self._resume(winner, deadline)
+                outcome = await self._resume(winner)
                 if outcome is not None:
                     return outcome
                 # That link died during the resume: keep dialling.
         finally:
             await _abandon(dials)
 
-    async def _resume(self, link: Link, deadline: float) -> Link | dict[str, Any] | None:
-        """Send ``resume``; the link on ``resumed``, a close reason if refused, None to retry."""
+    async def _resume(self, link: LinkLike) -> Reconnected | Closed | None:
+        """Send ``resume``: the plan's verdict on ``resumed`` or a refusal, None to dial on."""
         link.send_text(self.protocol.resume_hello())
-        timeout = max(0.1, min(self.policy.resume_timeout, deadline - self._clock()))
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(self.plan.resume_timeout(self._clock())):
                 while True:
                     message = await link.recv()
                     for event in self.protocol.receive(message):
                         match event:
                             case Resumed():
                                 self._keep_secret()
-                                return link
+                                self.link = link
+                                return self.plan.resumed(self._clock())
                             case ServerError(code=code, message=text):
                                 await link.close()
-                                return {"reason": code, "code": code, "message": text}
+                                return self.plan.refused(
+                                    self._clock(), reason=code, code=code, message=text
+                                )
                             case SessionEnded(reason=reason):
                                 await link.close()
-                                return {"reason": reason}
+                                return self.plan.refused(self._clock(), reason=reason, code=None)
                             case _:
                                 self._dispatch(event)
         except (TimeoutError, LinkClosed):
             link.abort()
-            return None
+            return self.plan.resume_failed(self._clock())
+        except asyncio.CancelledError:
+            link.abort()
+            raise
 
     def _keep_secret(self) -> None:
         if self.protocol.resume_token:
@@ -373,21 +425,25 @@ class Supervisor:
                 await asyncio.shield(self._task)
 
     async def close(self) -> None:
-        """End locally: close the link (bounded), stop reconnecting, wait for ``closed``."""
+        """End locally: stop reconnecting at once, or close the live link (bounded); returns
+        once ``Closed`` has been reported."""
         self._closing = True
-        if self.link is not None:
+        task = self._task
+        if task is None or task.done():
+            if self.link is not None:
+                await self.link.close()
+            return
+        if self.plan.state in (ReconnectState.DIALLING, ReconnectState.RESUMING):
+            task.cancel()  # no live link to say goodbye on: stop dialling now
+        elif self.link is not None:
             await self.link.close()
-        if self._task is not None and not self._task.done():
-            try:
-                async with asyncio.timeout(2.0):
-                    await asyncio.shield(self._task)
-            except TimeoutError:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
+        done, _ = await asyncio.wait({task}, timeout=2.0)
+        if not done:
+            task.cancel()
+            await asyncio.wait({task})
 
 
-async def _abandon(dials: set[asyncio.Task[Link]]) -> None:
+async def _abandon(dials: set[asyncio.Task[LinkLike]]) -> None:
     """Cancel dial attempts; abort any link one of them opened meanwhile."""
     for task in dials:
         task.cancel()
@@ -397,7 +453,3 @@ async def _abandon(dials: set[asyncio.Task[Link]]) -> None:
         if not task.cancelled() and task.exception() is None:
             task.result().abort()
     dials.clear()
-
-
-def _network_lost(message: str) -> dict[str, Any]:
-    return {"reason": "network_lost", "code": ErrorCode.NETWORK_LOST, "message": message}

@@ -1,15 +1,13 @@
 """A whole booth in a test: the real daemon, the devserver on loopback, MockFactory pins, a real
-NOTIFY_SOCKET, and scriptable stand-ins for the mic and speaker (the PyAudio-backed ones are
-exercised against ALSA file devices in test_app_alsa.py)."""
+NOTIFY_SOCKET, and the in-memory mic and speaker of ``booth.sim.fake_audio`` (the PyAudio-backed
+ones are exercised against ALSA file devices in test_app_alsa.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import os
 import socket
-import struct
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -18,20 +16,17 @@ from typing import Any
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from booth.config import Config, parse_config
+from booth.daemon import timeline as t
 from booth.daemon.app import BoothApp, ScorePolicy, session_factory_for
 from booth.daemon.notify import Notifier
 from booth.devserver import DevServer, Settings
 from booth.devserver.drills import Drill, parse_drill
-from booth.errors import BoothError, ErrorCode
+from booth.panel.gpio import LedState
 from booth.secret import Secret
+from booth.sim.fake_audio import FakeMic, FakeSpeaker
 from booth.sim.faultproxy import TcpProxy
 
 API_KEY = "ath_live_daemon_test_key_000000001"
-FRAME = 640
-SILENCE = bytes(FRAME)
-SPEECH = b"".join(
-    struct.pack("<h", int(8000 * math.sin(2 * math.pi * 300 * n / 16000))) for n in range(320)
-)
 
 
 def quick_drill() -> Drill:
@@ -98,83 +93,6 @@ class OffsetClock:
         self.offset += seconds
 
 
-class FakeMic:
-    """Frames at the real 20 ms pace: speech while ``speaking``, silence otherwise."""
-
-    def __init__(self) -> None:
-        self.present = True
-        self.speaking = False
-        self.is_open = False
-        self.opens = 0
-        self.lost = False
-
-    async def open(self) -> None:
-        if not self.present:
-            raise BoothError(ErrorCode.NO_MIC_AVAILABLE, "no input device")
-        self.is_open = True
-        self.lost = False
-        self.opens += 1
-
-    async def read(self) -> bytes:
-        await asyncio.sleep(0.02)  # the pace of a real mic, not a synchronisation
-        if self.lost or not self.present:
-            raise BoothError(ErrorCode.MIC_DEVICE_DISCONNECTED, "mic stream stopped")
-        return SPEECH if self.speaking else SILENCE
-
-    async def close(self) -> None:
-        self.is_open = False
-
-    async def available(self) -> bool:
-        return self.present
-
-    def unplug(self) -> None:
-        self.present = False
-        self.lost = True
-
-
-class FakeSpeaker:
-    def __init__(self) -> None:
-        self.present = True
-        self.is_open = False
-        self.audio = bytearray()
-        self.cues = 0
-        self.flushes = 0
-        self.turns_ended = 0
-        self.underruns = 0
-        self.alive = True
-
-    async def open(self) -> None:
-        if not self.present:
-            raise BoothError(ErrorCode.AUDIO_PLAYBACK_BLOCKED, "no output device")
-        self.is_open = True
-
-    def write(self, pcm: bytes) -> None:
-        self.audio += pcm
-
-    def play_cue(self, pcm: bytes) -> None:
-        self.cues += 1
-        self.audio += pcm
-
-    def flush(self) -> int:
-        self.flushes += 1
-        return 0
-
-    def mark_end(self) -> None:
-        self.turns_ended += 1
-
-    def healthy(self) -> bool:
-        return self.alive
-
-    async def drain(self) -> None:
-        return None
-
-    async def close(self) -> None:
-        self.is_open = False
-
-    async def available(self) -> bool:
-        return self.present
-
-
 class Booth:
     """The running daemon plus everything a test wants to look at or poke."""
 
@@ -185,23 +103,22 @@ class Booth:
         self.clock = clock
         self.mic: FakeMic = app.mic  # type: ignore[assignment]
         self.speaker: FakeSpeaker = app.speaker  # type: ignore[assignment]
-        self.timeline: list[tuple[str, dict[str, Any]]] = []
+        self.timeline: list[t.BoothEvent] = []
+        #: Each state change with the LEDs showing as it was reported.
+        self.state_leds: list[tuple[str, LedState | None]] = []
         self.notifications: list[str] = []
         #: Reads the NOTIFY_SOCKET now, synchronously; returns what it read.
         self.read_notifications: Callable[[], list[str]] = list
         self.changed = asyncio.Event()
         self.proxy: TcpProxy | None = None
-        for name in ("state", "led", "status", "button", "score", "summary", "flush", "cue"):
-            app.events.on(name, self._recorder(name))
+        app.events.subscribe(self._record)
 
-    def _recorder(self, name: str) -> Callable[[dict[str, Any]], None]:
-        def record(payload: dict[str, Any]) -> None:
-            if name == "state":
-                payload["led"] = self.app.panel.led_state if self.app.panel else None
-            self.timeline.append((name, payload))
-            self.changed.set()
-
-        return record
+    def _record(self, event: t.BoothEvent) -> None:
+        if isinstance(event, t.StateChanged):
+            led = self.app.panel.led_state if self.app.panel else None
+            self.state_leds.append((event.state, led))
+        self.timeline.append(event)
+        self.changed.set()
 
     async def until(
         self, predicate: Callable[[], object], within: float = 10.0, what: str = ""
@@ -219,13 +136,13 @@ class Booth:
             ) from None
 
     def states(self) -> list[str]:
-        return [p["state"] for n, p in self.timeline if n == "state"]
+        return [state for state, _ in self.state_leds]
 
     def buttons(self) -> list[str]:
-        return [p["kind"] for n, p in self.timeline if n == "button"]
+        return [e.kind for e in self.timeline if isinstance(e, t.ButtonSeen)]
 
     def count(self, name: str) -> int:
-        return sum(1 for n, _ in self.timeline if n == name)
+        return sum(1 for e in self.timeline if e.name == name)
 
     async def wait_state(self, state: str, within: float = 10.0) -> None:
         await self.until(lambda: self.app.machine.state == state, within, f"state {state}")
@@ -264,9 +181,9 @@ class Booth:
         return self.app.panel.led_state.pattern
 
     def call(self) -> Any:
-        run = self.app.run
-        assert run is not None and run.call_id
-        return self.server.calls[run.call_id]
+        call = self.app.call
+        assert call is not None and call.call_id
+        return self.server.calls[call.call_id]
 
 
 def booth_config(server: DevServer, **sections: dict[str, Any]) -> Config:

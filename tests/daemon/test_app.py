@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from booth.daemon.timeline import LedShown
 from booth.devserver.calls import CallStatus
 from tests.daemon.harness import running_booth
 
@@ -38,7 +41,7 @@ async def test_full_call_through_every_state_with_leds(tmp_path: Path) -> None:
             "scoring": {"scoring"},
             "idle": {"idle"},
         }
-        seen = [(p["state"], p["led"].pattern) for n, p in b.timeline if n == "state"]
+        seen = [(state, led.pattern if led else "") for state, led in b.state_leds]
         for state, led in seen:
             assert led in led_of[state], (state, led)
         assert [s for s, _ in seen] == [
@@ -51,14 +54,14 @@ async def test_full_call_through_every_state_with_leds(tmp_path: Path) -> None:
             "scoring",
             "idle",
         ]
-        colours = {p["pattern"]: p["colour"] for n, p in b.timeline if n == "led"}
+        colours = {e.pattern.name: e.pattern.colour for e in b.timeline if isinstance(e, LedShown)}
         assert colours["score"] in ("green", "amber", "red")
         assert colours["persona_speaking"] == "green+blue" and colours["talking"] == "red"
         assert call.end_reason == "client_requested"
         summary = b.app.summaries[-1]
-        assert summary["CALL_ID"] == call.call_id and summary["END_REASON"] == "double_press"
-        assert summary["SCORE"] == call.score.overall
-        assert summary["FRAMES_SENT"] >= 25 and summary["FRAMES_RECEIVED"] > 0
+        assert summary.call_id == call.call_id and summary.end_reason == "double_press"
+        assert summary.score == call.score.overall
+        assert summary.frames_sent >= 25 and summary.frames_received > 0
         assert b.speaker.cues >= 2  # start and end cues through the speaker path
         assert b.speaker.turns_ended >= 1  # persona turn ends are not counted as underruns
         assert len(b.speaker.audio) > 16000  # the persona's voice reached the speaker
@@ -107,7 +110,7 @@ async def test_idle_timeout_ends_an_abandoned_call(tmp_path: Path) -> None:
         await b.server.wait_call(call.call_id, CallStatus.SCORED)
         assert call.end_reason == "client_requested"
         await b.until(lambda: b.app.summaries, what="summary")
-        assert b.app.summaries[-1]["END_REASON"] == "idle_timeout"
+        assert b.app.summaries[-1].end_reason == "idle_timeout"
 
 
 async def test_max_call_duration(tmp_path: Path) -> None:
@@ -117,7 +120,7 @@ async def test_max_call_duration(tmp_path: Path) -> None:
         b.clock.jump(31.0)
         await b.wait_state("scoring")
         await b.until(lambda: b.app.summaries, what="summary")
-        assert b.app.summaries[-1]["END_REASON"] == "max_duration"
+        assert b.app.summaries[-1].end_reason == "max_duration"
 
 
 async def test_mic_missing_at_start_then_plugged_in(tmp_path: Path) -> None:
@@ -144,18 +147,18 @@ async def test_mic_lost_mid_call_and_back(tmp_path: Path) -> None:
         assert b.app.machine.error_code == "MIC_DEVICE_DISCONNECTED"
         await b.server.wait_call(call.call_id, CallStatus.SCORING)  # ended on the service
         await b.until(lambda: b.app.summaries, what="summary")
-        assert b.app.summaries[-1]["END_REASON"] == "MIC_DEVICE_DISCONNECTED"
+        assert b.app.summaries[-1].end_reason == "MIC_DEVICE_DISCONNECTED"
         b.mic.present = True
         await b.wait_state("idle")
         await b.tap()
         await b.wait_state("listening")
-        assert b.app.run is not None and b.app.run.call_id != call.call_id
+        assert b.app.call is not None and b.app.call.call_id != call.call_id
 
 
 async def test_speaker_missing_at_boot_shows_the_error_and_still_reports_ready(
     tmp_path: Path,
 ) -> None:
-    from tests.daemon.harness import FakeSpeaker
+    from booth.sim.fake_audio import FakeSpeaker
 
     speaker = FakeSpeaker()
     speaker.present = False
@@ -186,7 +189,7 @@ async def test_wifi_drop_and_resume(tmp_path: Path) -> None:
         await b.wait_state("scoring")
         await b.until(lambda: b.app.summaries, within=15, what="summary")
         summary = b.app.summaries[-1]
-        assert summary["RECONNECTS"] == 1 and summary["LONGEST_OUTAGE_SEC"] >= 0.0
+        assert summary.reconnects == 1 and summary.longest_outage_sec >= 0.0
 
 
 async def test_bad_api_key_goes_to_error_and_press_retries(tmp_path: Path) -> None:
@@ -213,7 +216,7 @@ async def test_stop_mid_call_ends_it_on_the_server(tmp_path: Path) -> None:
         assert call.end_reason == "client_requested"
         await b.until(lambda: any(n.startswith("STOPPING=1") for n in b.notifications))
         await b.until(lambda: b.app.summaries, what="summary")
-        assert b.app.summaries[-1]["END_REASON"] == "shutdown"
+        assert b.app.summaries[-1].end_reason == "shutdown"
         assert b.led == "off"
 
 
@@ -230,11 +233,11 @@ async def test_watchdog_pings_from_the_daemon_loop(tmp_path: Path) -> None:
 
 
 async def test_booth_without_gpio_still_holds_a_call(tmp_path: Path) -> None:
-    from booth.daemon import machine as m
+    from booth.daemon.inputs import Press
 
     async with running_booth(tmp_path, panel={"enabled": False}) as b:
         assert b.app.panel is not None and "disabled" in b.app.panel.degraded
-        b.app.feed(m.Press())
+        b.app.feed(Press())
         await b.wait_state("listening")
         assert b.app.panel.led_state.pattern in ("listening", "persona_speaking")
 
@@ -250,7 +253,7 @@ async def test_score_that_never_comes_is_given_up(tmp_path: Path) -> None:
         assert b.led == "scoring"
         await b.wait_state("idle")
         summary = b.app.summaries[-1]
-        assert summary["SCORE"] is None and summary["END_REASON"] == "double_press"
+        assert summary.score is None and summary.end_reason == "double_press"
         assert b.count("score") == 0
 
 
@@ -264,7 +267,40 @@ async def test_server_ending_the_call_is_scored_too(tmp_path: Path) -> None:
         await b.wait_state("scoring")
         await b.until(lambda: b.app.summaries, what="summary")
         summary = b.app.summaries[-1]
-        assert summary["END_REASON"] == "agent_disconnected" and summary["SCORE"] is not None
+        assert summary.end_reason == "agent_disconnected" and summary.score is not None
+
+
+@pytest.mark.parametrize("ended_by", ["booth", "service"])
+async def test_call_without_call_id_returns_to_idle_after_score_display(
+    tmp_path: Path, ended_by: str
+) -> None:
+    """A seed-003-style service (SDK token, `connected` without a callId): nothing to score."""
+    from booth.devserver.faults import SocketFaults
+
+    async with running_booth(
+        tmp_path, service={"flow": "sdk-token"}, call={"score_display": 5.0}
+    ) as b:
+        end_after = 1.0 if ended_by == "service" else None
+        b.server.faults.socket = SocketFaults(hide_call_id=True, end_after=end_after)
+        await b.tap()
+        await b.wait_state("listening")
+        assert b.app.call is not None and not b.app.call.call_id
+        if ended_by == "booth":
+            await b.double_press()
+        await b.wait_state("scoring")
+        await b.until(lambda: b.app.summaries, what="summary")
+        summary = b.app.summaries[-1]
+        assert summary.call_id is None and summary.score is None
+        await b.until(
+            lambda: "STATUS=Call ended – no score for this call" in b.notifications,
+            what="no-score status",
+        )
+        assert b.app.machine.state == "scoring"  # it stays up for score_display
+        b.clock.jump(5.0)
+        await b.wait_state("idle")
+        assert b.led == "idle" and b.count("score") == 0
+        (call,) = b.server.calls.values()
+        assert call.duration_s > 0  # a real call on the service, only without an id
 
 
 async def test_keyboard_space_bar_drives_the_booth(tmp_path: Path) -> None:
@@ -314,8 +350,8 @@ async def test_next_call_started_while_scoring_still_scores_the_first(tmp_path: 
         second = b.call()
         assert second.call_id != first.call_id
         await b.until(
-            lambda: any(s["CALL_ID"] == first.call_id for s in b.app.summaries), what="summary"
+            lambda: any(s.call_id == first.call_id for s in b.app.summaries), what="summary"
         )
-        summary = next(s for s in b.app.summaries if s["CALL_ID"] == first.call_id)
-        assert summary["SCORE"] is not None
+        summary = next(s for s in b.app.summaries if s.call_id == first.call_id)
+        assert summary.score is not None
         assert b.app.machine.state == "listening"  # the first call's score did not disturb this one

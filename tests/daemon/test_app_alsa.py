@@ -50,7 +50,7 @@ async def test_call_on_alsa_devices_sends_the_mic_and_plays_the_persona(tmp_path
         # What the service got from the rep is the mic's tone burst, not silence.
         rep = np.frombuffer(bytes(call.rep_audio), dtype="<i2")
         assert rep.size >= 50 * 320 and int(np.max(np.abs(rep))) > 3000
-        assert summary["FRAMES_SENT"] >= 50
+        assert summary.frames_sent >= 50
 
 
 async def test_no_capture_device_is_no_mic_available(tmp_path: Path) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from booth.daemon.commands import Cue
 from booth.daemon.cues import RATE, cue_pcm
-from booth.daemon.machine import Cue
 
 
 def samples(cue: Cue, volume: float = 0.3) -> np.ndarray:

@@ -29,7 +29,7 @@ async def test_demo_runs_the_whole_script(tmp_path: Path) -> None:
         f"score {result.score}/100",
     ):
         assert step in text, step
-    assert result.summary["RECONNECTS"] == 1 and result.summary["END_REASON"] == "double_press"
+    assert result.summary.reconnects == 1 and result.summary.end_reason == "double_press"
     for path in (result.persona_wav, result.rep_wav):
         with wave.open(str(path), "rb") as wav:
             assert wav.getframerate() == 16000 and wav.getnframes() > 16000  # over a second

@@ -1,4 +1,4 @@
-"""The booth state machine: every path of DESIGN §3, plus random input sequences."""
+"""The booth state machine: every path of its table, plus random input sequences."""
 
 from __future__ import annotations
 
@@ -8,48 +8,51 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from booth.daemon.machine import (
-    CALL_STATES,
+from booth.daemon.commands import (
+    CloseMic,
+    Command,
+    Cue,
+    EndCall,
+    FetchScore,
+    FlushPlayback,
+    Log,
+    OpenMic,
+    PlayCue,
+    SendTurnEnd,
+    SetLed,
+    SetStatus,
+    StartCall,
+)
+from booth.daemon.inputs import (
     INPUT_TYPES,
-    TABLE,
-    BoothMachine,
     CallEnded,
     CallError,
     CallReady,
     CallReconnected,
     CallReconnecting,
-    CloseMic,
-    Command,
-    Cue,
     DeviceError,
     DeviceRestored,
     DoublePress,
-    EndCall,
-    FetchScore,
-    FlushPlayback,
     Input,
-    Log,
-    OpenMic,
     PersonaSpeaking,
-    PlayCue,
     Press,
     Release,
     ScoreGaveUp,
     ScoreReceived,
-    SendTurnEnd,
-    SetLed,
-    SetStatus,
-    Settings,
     Shutdown,
-    StartCall,
-    State,
-    TalkMode,
     Tick,
     UserSpeech,
-    error_blinks,
-    mermaid,
-    score_band,
 )
+from booth.daemon.machine import (
+    CALL_STATES,
+    TABLE,
+    BoothMachine,
+    Settings,
+    State,
+    TalkMode,
+    mermaid,
+)
+from booth.panel.display import error_blinks, score_band
 
 
 class Driver:
@@ -308,6 +311,48 @@ def test_press_while_scoring_starts_the_next_call_and_late_score_is_quiet() -> N
     assert d.feed(ScoreReceived(70)) == [] and d.state is State.CONNECTING
 
 
+def test_press_while_scoring_before_ended_still_scores_the_last_call() -> None:
+    d = Driver()
+    d.into_call(call_id="athos_call_1")
+    d.feed(DoublePress(), after=1.0)
+    assert d.state is State.SCORING
+    cmds = d.feed(Press(), after=0.5)  # the service has not said `ended` yet
+    assert kinds(cmds)[:2] == [FetchScore, StartCall] and FetchScore("athos_call_1") in cmds
+    assert d.state is State.CONNECTING
+
+
+@pytest.mark.parametrize("ended_by_service", [True, False])
+def test_call_without_call_id_is_not_scored_and_idles_after_score_display(
+    ended_by_service: bool,
+) -> None:
+    d = Driver(score_display=20.0)
+    d.into_call(call_id="")
+    if ended_by_service:
+        cmds = d.feed(CallEnded("agent_disconnected", ""), after=5.0)
+    else:
+        d.feed(DoublePress(), after=5.0)
+        cmds = d.feed(CallEnded("client_requested", ""), after=0.2)
+    assert d.state is State.SCORING and FetchScore not in kinds(cmds)
+    d.feed(Tick(), after=19.0)
+    assert d.state is State.SCORING
+    assert SetStatus("Call ended – no score for this call") in d.out
+    d.feed(Tick(), after=1.5)
+    assert d.state is State.IDLE and d.led == "idle"
+    assert not [c for c in d.out if isinstance(c, FetchScore)]
+
+
+def test_call_without_call_id_that_never_says_ended_still_idles() -> None:
+    d = Driver(score_display=20.0, end_grace=10.0)
+    d.into_call(call_id="")
+    d.feed(DoublePress(), after=5.0)
+    d.feed(Tick(), after=10.0)  # end_grace passed: the call counts as over from here
+    d.feed(Tick(), after=19.0)
+    assert d.state is State.SCORING
+    d.feed(Tick(), after=1.5)
+    assert d.state is State.IDLE
+    assert not [c for c in d.out if isinstance(c, FetchScore)]
+
+
 def test_shutdown_mid_call_ends_it_and_turns_the_leds_off() -> None:
     d = Driver()
     d.into_call()
@@ -473,7 +518,8 @@ def test_random_inputs_keep_the_invariants(
                 # Never a second call while one is live on the service.
                 assert before[0] not in CALL_STATES, "a call started while one was live"
             elif isinstance(c, FetchScore):
-                assert m.state in (State.SCORING, State.IDLE)
+                # Only for a call that is over: in scoring, or leaving it for the next call.
+                assert m.state in (State.SCORING, State.IDLE) or before[0] is State.SCORING
         # The mic is only ever open while talking, and the machine agrees with its commands.
         assert mic == m.mic_open
         assert not mic or m.state is State.TALKING

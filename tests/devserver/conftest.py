@@ -14,9 +14,10 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from booth.devserver import DevServer, Settings
 from booth.devserver.drills import Drill, parse_drill
+from booth.protocol.messages import FRAME_BYTES
 
 API_KEY = "ath_live_devserver_test_key_0001"
-FRAME = 640
+FRAME = FRAME_BYTES
 
 
 def quick_drill() -> Drill:

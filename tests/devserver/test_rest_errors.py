@@ -1,4 +1,4 @@
-"""Every REST error code of DESIGN §2, with the envelope and the request-id header."""
+"""Every REST error code of docs/protocol.md §2.4, with the envelope and the request-id header."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""call.scored webhooks: signed per DESIGN §2, retried once, checked by booth.webhooks.verify."""
+"""call.scored webhooks: signed per docs/protocol.md §2.6, retried once, checked by verify()."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ async def test_call_scored_webhook_signed_and_retried(receiver: Receiver) -> Non
         # The library verifier …
         webhook_id = verify(SECRET, headers, body)
         assert webhook_id.startswith("wh_")
-        # … and an independent HMAC computation from the header, per DESIGN §2.
+        # … and an independent HMAC computation from the header, per docs/protocol.md §2.6.
         parts = dict(p.split("=", 1) for p in headers["X-Athos-Signature"].split(","))
         expected = hmac.new(
             SECRET.encode(), f"{parts['t']}.".encode() + body, hashlib.sha256

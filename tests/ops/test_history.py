@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from booth.daemon.summary import CallSummary
 from booth.ops import history
 from tests.support.journald import booth_journal_logging, private_journal
 
@@ -48,6 +49,32 @@ def test_summarise_one_row_per_call_oldest_first() -> None:
     table = history.format_table(rows)
     assert "(no summary)" in table.splitlines()[2]
     assert "82" in table.splitlines()[1]
+
+
+def test_history_reads_back_what_a_call_summary_writes() -> None:
+    summary = CallSummary(
+        call_id="c9",
+        session_id="s9",
+        drill_key="cold",
+        duration_sec=42.5,
+        frames_sent=2100,
+        frames_received=1900,
+        frames_dropped=3,
+        underruns=1,
+        reconnects=2,
+        longest_outage_sec=4.2,
+        end_reason="double_press",
+        error_code=None,
+        score=77,
+    )
+    # As journald stores them: text, and a None field not logged at all.
+    fields = {k: str(v) for k, v in summary.journal_fields().items() if v is not None}
+    (row,) = history.summarise([entry(1, EVENT="call_summary", **fields)])
+    assert row.has_summary and (row.call_id, row.session_id, row.drill) == ("c9", "s9", "cold")
+    assert (row.duration_sec, row.score, row.reconnects, row.underruns) == (42.5, 77.0, 2, 1)
+    assert (row.frames_sent, row.frames_received, row.frames_dropped) == (2100, 1900, 3)
+    assert row.longest_outage_sec == 4.2 and row.end_reason == "double_press"
+    assert set(summary.journal_fields()) <= set(history.SUMMARY_FIELDS)
 
 
 def test_story_is_in_order_and_only_that_call() -> None:

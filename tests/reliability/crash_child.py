@@ -13,7 +13,8 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from booth.daemon.app import BoothApp
 from booth.secret import Secret
-from tests.daemon.harness import FakeMic, FakeSpeaker, booth_config_for_url
+from booth.sim.fake_audio import FakeMic, FakeSpeaker
+from tests.daemon.harness import booth_config_for_url
 
 
 async def main(api_url: str, state_dir: Path, api_key: str) -> None:
@@ -31,9 +32,9 @@ async def main(api_url: str, state_dir: Path, api_key: str) -> None:
     await app.ready.wait()
     factory.pin(17).drive_low()
     factory.pin(17).drive_high()
-    while not (app.run and app.run.call_id and (state_dir / "call.json").exists()):
+    while not (app.call and app.call.call_id and (state_dir / "call.json").exists()):
         await asyncio.sleep(0.02)  # a child's own wait; the parent synchronises on stdout
-    print(f"IN_CALL {app.run.call_id}", flush=True)
+    print(f"IN_CALL {app.call.call_id}", flush=True)
     await task
 
 

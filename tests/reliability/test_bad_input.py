@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from booth.devserver.faults import SocketFaults
+from booth.protocol.messages import FRAME_BYTES
 from tests.daemon.harness import running_booth
 from tests.reliability.conftest import Record
 from tests.reliability.test_network import OPEN_MIC, audio_arrives, start_call
@@ -45,7 +46,7 @@ async def test_corpus_of_bad_server_messages_is_skipped(tmp_path: Path) -> None:
         b.server.faults.socket = SocketFaults(inject=list(CORPUS), send_unknown=True)
         call_id = await start_call(b)
         await audio_arrives(b, call_id)  # the call goes on after all of it
-        run = b.app.run
+        run = b.app.call
         assert run is not None and run.session is not None
         assert run.call_id == call_id
         assert b.app.machine.state in ("listening", "talking")
@@ -64,7 +65,7 @@ async def test_audio_flood_is_bounded(figure: Record) -> None:
         await sess.connect()
         before = _rss_mb()
         got = await persona_audio_after(sess, 100)  # two seconds of greeting, sent at once
-        assert got >= 100 * 640
+        assert got >= 100 * FRAME_BYTES
         growth = _rss_mb() - before
         figure("rss_growth_mb", growth)
         assert growth < 50
@@ -116,7 +117,7 @@ async def test_random_server_messages_never_crash_the_session(batch: list[str | 
         server.faults.socket = SocketFaults(inject=batch)
         sess = session(server, proxy)
         await sess.connect()
-        sess.send_audio(b"\x00" * 640)
+        sess.send_audio(bytes(FRAME_BYTES))
         if not ended_by_server and sess.end_reason is None:
             await persona_audio_after(sess, 3)
         await sess.end()

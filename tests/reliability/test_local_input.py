@@ -31,13 +31,13 @@ async def test_button_held_for_minutes_does_not_burn_a_call(tmp_path: Path) -> N
         await b.wait_state("talking")
         b.clock.jump(10 * 60)  # ten minutes pass (the machine's clock, not the test's)
         await b.until(lambda: b.app.summaries, 10, "the call's summary")
-        assert b.app.summaries[-1]["END_REASON"] == "idle_timeout"
+        assert b.app.summaries[-1].end_reason == "idle_timeout"
         assert b.app.machine.state not in ("listening", "talking", "reconnecting")
         await b.release()
         b.mic.speaking = True
         await start_call(b)
-        assert b.app.run is not None
-        assert b.app.run.call_id != call_id
+        assert b.app.call is not None
+        assert b.app.call.call_id != call_id
 
 
 async def test_button_chatter_is_debounced(tmp_path: Path) -> None:

@@ -157,8 +157,8 @@ async def test_veth_link_down_and_back_resumes_the_call(
                 restored = time.monotonic()
                 await b.until(lambda: b.app.machine.state in IN_CALL, 30, "back in the call")
                 back = await audio_arrives(b, call_id, within=30)
-                assert b.app.run is not None
-                assert b.app.run.call_id == call_id
+                assert b.app.call is not None
+                assert b.app.call.call_id == call_id
                 resumed = b.states().count("reconnecting") > reconnects
                 if outage == "noticed":
                     assert resumed

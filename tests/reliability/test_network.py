@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from booth import call_events as ev
+from booth.config import RECONNECT_CUTOFF_S
 from booth.devserver import DevServer
 from booth.devserver.calls import CallStatus
 from booth.session import RoleplaySession
@@ -41,7 +43,7 @@ async def start_call(b: Booth) -> str:
     b.mic.speaking = True
     await b.tap()
     await b.until(lambda: b.app.machine.state in IN_CALL, 15, "a live call")
-    run = b.app.run
+    run = b.app.call
     assert run is not None and run.call_id
     return run.call_id
 
@@ -69,7 +71,7 @@ async def test_blackhole_resumes_the_same_call(
         restored = b.proxy.restore()
         await b.until(lambda: b.app.machine.state in IN_CALL, 15, "back in the call")
         back = await audio_arrives(b, call_id)
-        run = b.app.run
+        run = b.app.call
         assert run is not None
         assert run.call_id == call_id
         assert b.server.calls[call_id].status is CallStatus.LIVE
@@ -82,7 +84,7 @@ async def test_blackhole_resumes_the_same_call(
 async def test_blackhole_past_the_cutoff_ends_with_network_lost(
     tmp_path: Path, figure: Record, seconds: float
 ) -> None:
-    await _past_cutoff(tmp_path, figure, seconds, cutoff=30.0)
+    await _past_cutoff(tmp_path, figure, seconds, cutoff=RECONNECT_CUTOFF_S)
 
 
 async def test_short_cutoff_ends_with_network_lost(tmp_path: Path, figure: Record) -> None:
@@ -100,15 +102,15 @@ async def _past_cutoff(tmp_path: Path, figure: Record, seconds: float, cutoff: f
     ) as b:
         assert b.proxy is not None
         call_id = await start_call(b)
-        session = b.app.run.session if b.app.run else None
+        session = b.app.call.session if b.app.call else None
         assert isinstance(session, RoleplaySession)
         await audio_arrives(b, call_id)
         b.proxy.blackhole()
-        await b.until(lambda: session.first("error") is not None, seconds + 5, "NETWORK_LOST")
+        await b.until(lambda: session.first(ev.CallFailed) is not None, seconds + 5, "NETWORK_LOST")
         await asyncio.sleep(max(0.0, seconds - cutoff))  # the rest of the outage
         b.proxy.restore()
-        error = session.first("error")
-        dropped = session.first("reconnecting")
+        error = session.first(ev.CallFailed)
+        dropped = session.first(ev.Reconnecting)
         assert error is not None and dropped is not None
         assert error.code == "NETWORK_LOST"
         cutoff_error = error.at - dropped.dropped_at - cutoff
@@ -119,7 +121,7 @@ async def _past_cutoff(tmp_path: Path, figure: Record, seconds: float, cutoff: f
         await b.server.wait_call(call_id, CallStatus.SCORING, within=cutoff + 10)
         # A press starts the next call, on a working link.
         await start_call(b)
-        run = b.app.run
+        run = b.app.call
         assert run is not None
         assert run.call_id != call_id
 
@@ -134,8 +136,8 @@ async def test_tcp_reset_resumes(tmp_path: Path, figure: Record) -> None:
         await b.until(lambda: "reconnecting" in b.states(), 10, "reconnecting")
         await b.until(lambda: b.app.machine.state in IN_CALL, 10, "resumed")
         back = await audio_arrives(b, call_id)
-        assert b.app.run is not None
-        assert b.app.run.call_id == call_id
+        assert b.app.call is not None
+        assert b.app.call.call_id == call_id
         figure("audio_back_after_reset_s", back - reset_at)
 
 
@@ -156,11 +158,11 @@ async def test_devserver_restarted_mid_call(tmp_path: Path) -> None:
         try:
             # The new process refuses to resume a call it never knew: the call ends, clearly.
             await b.until(lambda: b.app.summaries, 30, "the call's summary")
-            assert b.app.summaries[-1]["END_REASON"] in {"RESUME_REJECTED", "server_shutdown"}
+            assert b.app.summaries[-1].end_reason in {"RESUME_REJECTED", "server_shutdown"}
             await b.wait_state("idle", within=30)
             b.server = restarted  # the next call goes to the new process
             await start_call(b)
-            run = b.app.run
+            run = b.app.call
             assert run is not None
             assert run.call_id != call_id
             assert run.call_id in restarted.calls
@@ -212,4 +214,4 @@ async def test_untrusted_tls_certificate_is_a_clear_error(tmp_path: Path) -> Non
         await b.wait_state("error", within=30)
         assert b.app.machine.error_code == "TLS_VERIFY_FAILED"
         assert b.led == "error"
-        assert b.app.run is None or not b.app.run.call_id
+        assert b.app.call is None or not b.app.call.call_id

@@ -7,7 +7,7 @@ import math
 import struct
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from booth.call_events import CallEvent
 from booth.devserver import DevServer, Settings
@@ -17,6 +17,8 @@ from booth.sim.faultproxy import TcpProxy
 KEY = "ath_live_transport_tests_0001"
 DRILL = "cold-call-skeptic"
 SILENCE = b"\x00" * 640
+
+E = TypeVar("E", bound=CallEvent)
 
 
 def tone(amplitude: int = 8000, freq: float = 440.0) -> bytes:
@@ -50,22 +52,11 @@ def session(server: DevServer, proxy: TcpProxy, **kw: Any) -> RoleplaySession:
 
 
 async def wait_event(
-    sess: RoleplaySession, name: str, *, after: float = float("-inf"), within: float = 10.0
-) -> CallEvent:
-    """The first ``name`` event at or after ``after``, waiting up to ``within`` seconds."""
-    found = sess.first(name, after)
-    if found is not None:
-        return found
-    arrived = asyncio.Event()
-    off = sess.on(name, lambda payload: arrived.set() if payload["at"] >= after else None)
-    try:
-        async with asyncio.timeout(within):
-            while (found := sess.first(name, after)) is None:
-                arrived.clear()
-                await arrived.wait()
-    finally:
-        off()
-    return found
+    sess: RoleplaySession, kind: type[E], *, after: float = float("-inf"), within: float = 10.0
+) -> E:
+    """The first ``kind`` event at or after ``after``, waiting up to ``within`` seconds."""
+    async with asyncio.timeout(within):
+        return await sess.wait_for(kind, after)
 
 
 async def speak_turn(sess: RoleplaySession, frames: int = 25) -> None:

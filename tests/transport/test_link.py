@@ -10,8 +10,10 @@ import socket
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
+from booth import call_events as ev
 from booth.errors import BoothError
 from booth.logs import StderrFormatter
+from booth.session import SessionState
 from booth.transport.link import TCP_USER_TIMEOUT, Link, LinkClosed, LinkError, LinkSettings
 from tests.transport.helpers import KEY, service, session, speak_turn, wait_event
 
@@ -71,8 +73,8 @@ async def test_expired_ticket_is_refused_with_its_code() -> None:
         with pytest.raises(BoothError) as caught:
             await sess.connect()
         assert caught.value.code == "TOKEN_EXPIRED"
-        assert sess.first("error").code == "TOKEN_EXPIRED"
-        assert sess.state == "ended"
+        assert sess.first(ev.CallFailed).code == "TOKEN_EXPIRED"
+        assert sess.state is SessionState.ENDED
 
 
 async def test_no_secret_reaches_the_logs() -> None:
@@ -92,12 +94,12 @@ async def test_no_secret_reaches_the_logs() -> None:
             await sess.connect()
             assert sess._ticket is not None
             secrets.append(sess._ticket.connection_ticket)
-            await wait_event(sess, "ready")
+            await wait_event(sess, ev.Ready)
             assert sess.protocol.resume_token
             secrets.append(sess.protocol.resume_token)
             start = asyncio.get_running_loop().time()
             proxy.reset()
-            await wait_event(sess, "reconnected", after=start)
+            await wait_event(sess, ev.Reconnected, after=start)
             secrets.append(sess.protocol.resume_token or "")
             await speak_turn(sess)
             await sess.end()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from booth import call_events as ev
 from booth.devserver import CallStatus, RestFaults
 from booth.transport.rest import RestClient, RestError
 from tests.transport.helpers import DRILL, KEY, service, session, speak_turn, wait_event
@@ -46,7 +47,7 @@ async def test_call_record_and_paging() -> None:
         for _ in range(3):
             sess = session(server, proxy)
             await sess.connect()
-            await wait_event(sess, "ready")
+            await wait_event(sess, ev.Ready)
             await speak_turn(sess)
             await sess.end()
             ids.append(sess.call_id)

@@ -1,4 +1,5 @@
-"""RoleplaySession against the devserver over real loopback sockets, through the fault proxy."""
+"""RoleplaySession (booth/session.py) against the devserver on loopback, through the fault
+proxy."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import time
 
 import pytest
 
+from booth import call_events as ev
+from booth.config import RECONNECT_CUTOFF_S
 from booth.devserver import CallStatus, DevServer
 from booth.errors import BoothError, ErrorCode
-from booth.session import RoleplaySession
+from booth.session import RoleplaySession, SessionState
 from booth.sim.faultproxy import TcpProxy
 from tests.transport.helpers import (
     KEY,
@@ -27,7 +30,7 @@ from tests.transport.helpers import (
 async def connected(server: DevServer, proxy: TcpProxy, **kw) -> RoleplaySession:
     sess = session(server, proxy, **kw)
     await sess.connect()
-    await wait_event(sess, "ready")
+    await wait_event(sess, ev.Ready)
     return sess
 
 
@@ -36,17 +39,17 @@ async def assert_recovers(sess: RoleplaySession, server: DevServer, proxy: TcpPr
     call_id = sess.call_id
     bh_at = proxy.blackhole()
     if hold > 3.0:  # a long outage is noticed while it lasts
-        await wait_event(sess, "reconnecting", after=bh_at, within=10)
+        await wait_event(sess, ev.Reconnecting, after=bh_at, within=10)
     await _hold(hold - (time.monotonic() - bh_at))
     proxy.restore()
-    reconnecting = await wait_event(sess, "reconnecting", after=bh_at, within=10)
+    reconnecting = await wait_event(sess, ev.Reconnecting, after=bh_at, within=10)
     # The drop is dated to the last inbound traffic, which is no later than the black hole.
     assert reconnecting.dropped_at <= bh_at + 0.05
-    reconnected = await wait_event(sess, "reconnected", after=reconnecting.at, within=10)
+    reconnected = await wait_event(sess, ev.Reconnected, after=reconnecting.at, within=10)
     assert reconnected.call_id == call_id
     assert sess.call_id == call_id
-    assert sess.state == "open"
-    assert sess.first("ended") is None
+    assert sess.state is SessionState.OPEN
+    assert sess.first(ev.Ended) is None
     # Audio flows again, both ways.
     before = server.calls[call_id].frames_received
     sess.flush_persona_audio()
@@ -70,7 +73,7 @@ async def test_call_end_to_end() -> None:
         for name in ("connecting", "ready", "userSpeaking", "ended"):
             sess.on(name, lambda p, n=name: names.append(n))
         await sess.connect()
-        ready = await wait_event(sess, "ready")
+        ready = await wait_event(sess, ev.Ready)
         assert ready.persona_name
         assert sess.call_id and sess.call_id.startswith("athos_call_")
         await speak_turn(sess)
@@ -79,9 +82,9 @@ async def test_call_end_to_end() -> None:
             True,
             False,
         ]
-        assert sess.first("personaSpeaking") is not None
+        assert sess.first(ev.PersonaSpeaking) is not None
         await sess.end()
-        ended = await wait_event(sess, "ended")
+        ended = await wait_event(sess, ev.Ended)
         assert ended.call_id == sess.call_id
         assert ended.reason == "client_requested"
         assert ended.duration > 0
@@ -95,7 +98,7 @@ async def test_sdk_token_flow() -> None:
     async with service() as (server, proxy):
         sess = session(server, proxy, flow="sdk-token")
         await sess.connect()
-        await wait_event(sess, "ready")
+        await wait_event(sess, ev.Ready)
         assert sess.call_id in server.calls
         await sess.end()
 
@@ -158,9 +161,9 @@ async def _blackhole_past_cutoff(cutoff: float) -> None:
     async with service() as (server, proxy):
         sess = await connected(server, proxy, reconnect_cutoff=cutoff)
         bh_at = proxy.blackhole()
-        reconnecting = await wait_event(sess, "reconnecting", after=bh_at, within=10)
-        error = await wait_event(sess, "error", after=bh_at, within=cutoff + 5)
-        ended = await wait_event(sess, "ended", after=bh_at, within=5)
+        reconnecting = await wait_event(sess, ev.Reconnecting, after=bh_at, within=10)
+        error = await wait_event(sess, ev.CallFailed, after=bh_at, within=cutoff + 5)
+        ended = await wait_event(sess, ev.Ended, after=bh_at, within=5)
         assert error.code == ErrorCode.NETWORK_LOST
         assert ended.reason == "network_lost"
         assert ended.call_id == sess.call_id
@@ -169,8 +172,8 @@ async def _blackhole_past_cutoff(cutoff: float) -> None:
         assert bh_at - 1.5 <= dropped_at <= bh_at + 0.05
         # ...and the call is given up `cutoff` after it (± 1 s), read from the event stamps.
         assert abs((error.at - dropped_at) - cutoff) <= 1.0
-        assert sess.first("reconnected") is None
-        assert sess.state == "ended"
+        assert sess.first(ev.Reconnected) is None
+        assert sess.state is SessionState.ENDED
         proxy.restore()
 
 
@@ -179,8 +182,8 @@ async def test_blackhole_past_a_short_cutoff_is_network_lost() -> None:
 
 
 @pytest.mark.slow
-async def test_blackhole_past_the_default_30s_cutoff_is_network_lost() -> None:
-    await _blackhole_past_cutoff(30.0)
+async def test_blackhole_past_the_default_cutoff_is_network_lost() -> None:
+    await _blackhole_past_cutoff(RECONNECT_CUTOFF_S)
 
 
 async def test_reset_reconnects() -> None:
@@ -189,9 +192,9 @@ async def test_reset_reconnects() -> None:
         call_id = sess.call_id
         reset_at = asyncio.get_running_loop().time()
         proxy.reset()
-        reconnecting = await wait_event(sess, "reconnecting", after=reset_at)
+        reconnecting = await wait_event(sess, ev.Reconnecting, after=reset_at)
         assert reconnecting.reason == "connection lost"
-        reconnected = await wait_event(sess, "reconnected", after=reset_at)
+        reconnected = await wait_event(sess, ev.Reconnected, after=reset_at)
         assert reconnected.call_id == call_id
         await speak_turn(sess)
         await server.wait_frames(call_id, 25)
@@ -204,7 +207,7 @@ async def test_service_side_drop_reconnects() -> None:
         sess = await connected(server, proxy)
         start = asyncio.get_running_loop().time()
         server.fault_call(sess.call_id, drop_after=0.0)
-        reconnected = await wait_event(sess, "reconnected", after=start)
+        reconnected = await wait_event(sess, ev.Reconnected, after=start)
         assert reconnected.call_id == sess.call_id
         assert server.calls[sess.call_id].resumes == 1
         await sess.end()
@@ -216,35 +219,35 @@ async def test_refused_resume_ends_the_call_with_its_reason() -> None:
         server.fault_call(sess.call_id, refuse_resume=True)
         start = asyncio.get_running_loop().time()
         proxy.reset()
-        ended = await wait_event(sess, "ended", after=start)
-        error = await wait_event(sess, "error", after=start)
+        ended = await wait_event(sess, ev.Ended, after=start)
+        error = await wait_event(sess, ev.CallFailed, after=start)
         assert error.code == "RESUME_REJECTED"
         assert ended.reason == "RESUME_REJECTED"
-        assert sess.first("reconnected") is None
+        assert sess.first(ev.Reconnected) is None
 
 
 async def test_server_restart_mid_outage_refuses_the_resume() -> None:
     async with service() as (server, proxy):
         sess = await connected(server, proxy)
         start = proxy.blackhole()  # the shutdown's session_ended never arrives
-        await wait_event(sess, "reconnecting", after=start)
+        await wait_event(sess, ev.Reconnecting, after=start)
         port = server.port
         await server.close()
         async with DevServer(api_keys={KEY}, port=port, settings=fast_settings()) as again:
             assert again.port == port
             proxy.restore()
-            ended = await wait_event(sess, "ended", after=start, within=10)
+            ended = await wait_event(sess, ev.Ended, after=start, within=10)
         assert ended.reason == "RESUME_REJECTED"
-        assert sess.first("error", start).code == "RESUME_REJECTED"
+        assert sess.first(ev.CallFailed, start).code == "RESUME_REJECTED"
 
 
 async def test_server_shutdown_ends_the_call() -> None:
     async with service() as (server, proxy):
         sess = await connected(server, proxy)
         await server.close()
-        ended = await wait_event(sess, "ended")
+        ended = await wait_event(sess, ev.Ended)
         assert ended.reason == "server_shutdown"
-        assert sess.first("reconnecting") is None
+        assert sess.first(ev.Reconnecting) is None
 
 
 async def test_malformed_and_unknown_server_messages_are_skipped() -> None:
@@ -256,7 +259,7 @@ async def test_malformed_and_unknown_server_messages_are_skipped() -> None:
         await speak_turn(sess)
         assert await persona_audio_after(sess, 10) > 0
         assert sess.stats.protocol_errors >= 4
-        assert sess.state == "open"
+        assert sess.state is SessionState.OPEN
         await sess.end()
         assert sess.end_reason == "client_requested"
 
@@ -265,10 +268,10 @@ async def test_interruption_flushes_persona_audio() -> None:
     async with service() as (server, proxy):
         sess = await connected(server, proxy)
         # The persona greets; barge in while it speaks.
-        await wait_event(sess, "personaSpeaking")
+        await wait_event(sess, ev.PersonaSpeaking)
         for _ in range(10):
             sess.send_audio(LOUD)
-        event = await wait_event(sess, "interruption")
+        event = await wait_event(sess, ev.Interruption)
         assert event.flushed_chunks >= 0
         await sess.end()
 
@@ -287,7 +290,7 @@ async def test_backlogged_link_drops_mic_frames_without_blocking() -> None:
             assert len(link._pending) <= link.settings.max_pending
         async with asyncio.timeout(10):
             await sess.disconnect()  # close is bounded, then the transport is aborted
-        assert sess.state == "ended"
+        assert sess.state is SessionState.ENDED
         proxy.restore()
 
 
@@ -295,27 +298,13 @@ async def test_disconnect_while_reconnecting_ends_the_call_at_once() -> None:
     async with service() as (server, proxy):
         sess = await connected(server, proxy)
         start = proxy.blackhole()
-        await wait_event(sess, "reconnecting", after=start)
+        await wait_event(sess, ev.Reconnecting, after=start)
         async with asyncio.timeout(5):
             await sess.disconnect()
-        ended = await wait_event(sess, "ended", after=start)
+        ended = await wait_event(sess, ev.Ended, after=start)
         assert ended.reason == "client_requested"
-        assert sess.first("error", start) is None
+        assert sess.first(ev.CallFailed, start) is None
         proxy.restore()
-
-
-def test_reconnect_delays_start_fast_and_stay_capped() -> None:
-    import random
-
-    from booth.transport.supervisor import ReconnectPolicy
-
-    policy = ReconnectPolicy()
-    for seed in range(20):
-        delays = policy.delays(random.Random(seed))
-        assert delays[0] < 0.5
-        assert max(delays) <= policy.cap
-        assert sum(delays) >= policy.cutoff
-        assert len(set(delays[3:])) > 1  # jittered, not lock-step across a fleet
 
 
 async def test_service_side_black_hole_is_detected_and_resumed() -> None:
@@ -324,9 +313,9 @@ async def test_service_side_black_hole_is_detected_and_resumed() -> None:
         sess = await connected(server, proxy)
         start = asyncio.get_running_loop().time()
         server.fault_call(sess.call_id, blackhole_after=0.0)
-        reconnecting = await wait_event(sess, "reconnecting", after=start)
+        reconnecting = await wait_event(sess, ev.Reconnecting, after=start)
         assert reconnecting.reason.startswith("no traffic")
-        reconnected = await wait_event(sess, "reconnected", after=reconnecting.at)
+        reconnected = await wait_event(sess, ev.Reconnected, after=reconnecting.at)
         assert reconnected.call_id == sess.call_id
         await speak_turn(sess)
         await sess.end()
