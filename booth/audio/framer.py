@@ -509,7 +509,7 @@ class Framer:
         used = count * fs
         block = self._out[:used]
         if self._post_needed:
-            block = self._post(block.reshape(count, fs)).reshape(-1)
+            self._post(block.reshape(count, fs))
         raw = block.tobytes() if _LITTLE_ENDIAN else block.astype("<i2").tobytes()
         rest = self._out_fill - used
         if rest:
@@ -518,11 +518,11 @@ class Framer:
         self._frames_out += count
         return raw, count
 
-    def _post(self, frames: Int16Array) -> Int16Array:
-        out = np.empty(frames.shape, dtype=np.int16)
+    def _post(self, frames: Int16Array) -> None:
+        """DC blocker and gain on whole frames, in place."""
         v = self._dc_buf
         powers, inverse = self._dc_powers, self._dc_inverse
-        for i, frame in enumerate(frames):
+        for frame in frames:
             if self.dc_block:
                 # y[n] = x[n] - x[n-1] + a·y[n-1], solved for the whole frame at once:
                 # y[n] = a^n · (a·y0 + sum_{k<=n} a^-k · d[k]).
@@ -539,8 +539,8 @@ class Framer:
             if self._gain != 1.0:
                 v *= self._gain
             np.rint(v, out=v)
-            _clip(v, _LO, _HI, out=out[i], casting="unsafe")
-        return out
+            _clip(v, _LO, _HI, out=v)
+            np.copyto(frame, v, casting="unsafe")
 
 
 def reference_resample(stages: tuple[Stage, ...], x: Int16Array) -> Int16Array:

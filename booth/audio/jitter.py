@@ -60,6 +60,7 @@ class JitterBuffer:
         self._read = 0
         self._written = 0
         self._cue_from = self._cue_to = 0
+        self._mix_at: int | None = None  # where the next speech goes while over a cue
         self._playing = False
         self._ending = False
         self.stats = JitterStats()
@@ -101,12 +102,19 @@ class JitterBuffer:
             raise ValueError(f"{n} bytes is not a whole number of {self._bpf}-byte samples")
         self._ending = False
         self.stats.written_samples += n // self._bpf
-        start = self._written
-        if self._cue_to > self._read and self._written == self._cue_to:
-            start = self._mix_over_cue(data)
-        else:
+        if self._mix_at is None and self._cue_to > self._read and self._written == self._cue_to:
+            # The first speech since the cue: where it would start on an empty buffer.
+            self._mix_at = max(self._cue_from, self._read + self.prebuffer * self._bpf)
+        if self._mix_at is None:
+            start = self._written
             self._append(data)
-        self._cue_from = self._cue_to = 0
+        else:
+            start = max(self._mix_at, self._read)  # a late chunk plays at once
+            self._mix_in(start, data)
+            end = start + n
+            self._mix_at = end if end < self._written else None  # still inside the cue
+        if self._mix_at is None:
+            self._cue_from = self._cue_to = 0
         return start, self._trim()
 
     def write_cue(self, pcm: bytes | bytearray | memoryview) -> int:
@@ -117,6 +125,7 @@ class JitterBuffer:
             raise ValueError(f"{len(data)} bytes is not a whole number of samples")
         self.stats.written_samples += len(data) // self._bpf
         self._cue_from = self._written
+        self._mix_at = None
         self._append(data)
         self._cue_to = self._written
         self._ending = True
@@ -156,6 +165,7 @@ class JitterBuffer:
         dropped = self.buffered
         self._read = self._written
         self._cue_from = self._cue_to = 0
+        self._mix_at = None
         self._playing = False
         self._ending = False
         self.stats.flushes += 1
@@ -199,20 +209,18 @@ class JitterBuffer:
         self.stats.dropped_samples += excess // self._bpf
         return excess // self._bpf
 
-    def _mix_over_cue(self, data: memoryview) -> int:
-        """Place speech one prebuffer after the read position, over the cue queued there
-        (or after silence if the cue ends sooner); returns where it starts."""
-        start = max(self._cue_from, self._read + self.prebuffer * self._bpf)
+    def _mix_in(self, start: int, data: memoryview) -> None:
+        """Add speech into the queue from byte position ``start`` (saturating), after
+        silence if the queue ends sooner; what runs past the queue's end is appended."""
         if start >= self._written:
             self._append(memoryview(bytes(start - self._written)))
             self._append(data)
-            return start
+            return
         overlap = min(len(data), self._written - start)
         queued = self._segment(start, overlap)
         mixed = queued.astype(np.int32) + np.frombuffer(data[:overlap], dtype="<i2")
         self._store(start, np.clip(mixed, -32768, 32767).astype("<i2").tobytes())
         self._append(data[overlap:])
-        return start
 
     def _segment(self, pos: int, n: int) -> np.ndarray:
         """A copy of n queued bytes from byte position pos, as int16."""

@@ -58,6 +58,8 @@ class Playback:
         self._drained.set()
         self._idle = True  # callback side: nothing queued or playing
         self.callbacks = 0
+        #: Native id of PortAudio's callback thread (for per-thread CPU figures).
+        self.callback_thread: int | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -222,6 +224,7 @@ class Playback:
         import pyaudio
 
         self.callbacks += 1
+        self.callback_thread = threading.get_native_id()
         with self._lock:
             out = self._jitter.read(frame_count)
             drained = not self._idle and not self._jitter.playing and not self._jitter.buffered

@@ -139,9 +139,20 @@ def test_mixing_saturates() -> None:
     assert jb.read(3) == pcm([32767, -32768, 5])
 
 
-def test_speech_after_speech_is_not_mixed() -> None:
+def test_speech_goes_on_where_it_left_off_over_the_cue() -> None:
     jb = JitterBuffer(rate=1000, prebuffer_ms=0, capacity_ms=100)
-    jb.write_cue(pcm([7, 7]))
+    jb.write_cue(pcm([7, 7, 7]))
     jb.write(pcm([1]))
-    jb.write(pcm([2]))  # appended after the first chunk, not over the cue again
-    assert jb.read(3) == pcm([8, 7, 2])
+    jb.write(pcm([2]))  # after the first chunk, not at the read position again
+    assert jb.read(3) == pcm([8, 9, 7])
+
+
+def test_a_whole_turn_over_a_long_cue_keeps_its_order_and_latency() -> None:
+    """Chunk after chunk goes on where the last one ended, not after the cue."""
+    jb = JitterBuffer(rate=1000, prebuffer_ms=3, capacity_ms=100)
+    jb.write_cue(pcm([100] * 20))
+    starts = [jb.write_at(pcm([i] * 4))[0] // 2 for i in (1, 2, 3, 4, 5, 6)]
+    assert starts == [3, 7, 11, 15, 19, 23]
+    out = np.frombuffer(jb.read(23), dtype="<i2").tolist()
+    assert out == [100] * 3 + [101] * 4 + [102] * 4 + [103] * 4 + [104] * 4 + [105, 5, 5, 5]
+    assert jb.read(4) == pcm([6] * 4)  # past the cue: appended as usual
