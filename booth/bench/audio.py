@@ -401,6 +401,43 @@ def _stage_rates(framer: Framer) -> list[tuple[Stage, int]]:
     return out
 
 
+def stage_costs(repeats: int = 7, blocks: int = 500) -> dict[str, float]:
+    """µs per 20 ms of audio for each per-frame stage of a call (best of ``repeats``): the
+    figures the README's Pi projection multiplies by a Pi core's slowdown."""
+    from booth.audio.jitter import JitterBuffer
+    from booth.audio.levels import VoiceActivity
+
+    mic = speech_like(48000, seconds=blocks / 50)
+    mic_blocks = [mic[i * 960 : (i + 1) * 960].tobytes() for i in range(blocks)]
+    voice = Framer(48000, OUT_RATE).push(mic.tobytes())
+    capture = Framer(48000, OUT_RATE, dc_block=True)
+    playback = Framer(OUT_RATE, 48000, frame_samples=48)
+    jitter = JitterBuffer(48000, prebuffer_ms=80)
+    vad = VoiceActivity()
+    played = [playback.push_bytes(frame) for frame in voice]
+
+    def jitter_run() -> None:
+        for pcm in played:
+            jitter.write(pcm)
+            jitter.read(960)
+
+    runs: dict[str, Callable[[], object]] = {
+        "capture_framer_48k_dc_block": lambda: [capture.push(b) for b in mic_blocks],
+        "playback_framer_16k_to_48k": lambda: [playback.push_bytes(f) for f in voice],
+        "jitter_write_and_read_48k": jitter_run,
+        "voice_activity_16k": lambda: [vad.update(f) for f in voice],
+    }
+    out: dict[str, float] = {}
+    for name, run in runs.items():
+        best = math.inf
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run()
+            best = min(best, time.perf_counter() - start)
+        out[name] = best / len(voice) * 1e6
+    return out
+
+
 def measure(repeats: int = 15) -> dict[str, Any]:
     methods = available_methods()
     inputs = {str(rate): measure_rate(rate, methods, repeats) for rate in IN_RATES}
@@ -413,6 +450,7 @@ def measure(repeats: int = 15) -> dict[str, Any]:
         }
     first = inputs[str(IN_RATE)]
     own = first["methods"]["framer"]
+    stages = stage_costs()
     result: dict[str, Any] = {
         "out_rate": OUT_RATE,
         "block_ms": BLOCK_MS,
@@ -420,6 +458,7 @@ def measure(repeats: int = 15) -> dict[str, Any]:
         "peer": PEER,
         "inputs": inputs,
         "out_24k": out_24k,
+        "stage_us_per_20ms": stages,
         # The 48 kHz figures at the top level, as before.
         "alias_rejection_db": own["alias_rejection_db"],
         "passband_ripple_db": own["passband_ripple_db"],
@@ -507,6 +546,9 @@ def render_table(result: dict[str, Any]) -> str:
             f"  {rate_key} Hz in: {_fmt(us.get('framer'))} / {_fmt(us.get(PEER))}"
             f"  ratio {_fmt(ratio.get('median'))}x"
         )
+    lines += ["", "per-frame stages, µs per 20 ms of audio (best of 7):"]
+    for name, us in result["stage_us_per_20ms"].items():
+        lines.append(f"  {name:<32}{us:8.2f}")
     lines += ["", "targets:"]
     for name, target in result["targets"].items():
         verdict = {True: "ok", False: "MISSED", None: "n/a"}[result["meets_targets"][name]]

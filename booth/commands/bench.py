@@ -14,8 +14,8 @@ from typing import Any
 from booth.errors import EX_UNAVAILABLE, EX_USAGE
 
 # Each target is a module booth/bench/<target>.py with run(*, as_json: bool) -> int.
-TARGETS = ("audio", "transport", "pipeline", "reliability", "all")
-ALL = ("audio", "transport", "pipeline", "reliability")
+TARGETS = ("audio", "transport", "pipeline", "reliability", "memory", "all")
+ALL = ("audio", "transport", "pipeline", "reliability", "memory")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

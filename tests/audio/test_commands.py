@@ -53,5 +53,7 @@ def test_bench_audio_report_has_the_figures() -> None:
         assert framer["alias_rejection_db"] >= 80, rate
         assert framer["passband_ripple_db"] <= 0.1, rate
         assert framer["snr_vs_soxr_vhq_db"] >= 60, rate
+    assert len(result["stage_us_per_20ms"]) == 4  # the Pi projection's per-frame costs
+    assert all(us > 0 for us in result["stage_us_per_20ms"].values())
     table = bench_audio.render_table(result)
     assert "44100 Hz -> 16000 Hz" in table and "soxr HQ" in table
