@@ -23,6 +23,10 @@ from booth.errors import BoothError, ErrorCode
 log = logging.getLogger(__name__)
 
 IN_RATE = 16000
+# The device reads the jitter buffer this often. A read needs a whole block queued, so the
+# block comes out of the prebuffer's margin for network jitter: 10 ms leaves 70 of 80 ms
+# for it (20 ms left 60) and hands a chunk's first sample over up to 10 ms sooner.
+PLAYBACK_BLOCK_MS = 10
 
 
 class Playback:
@@ -36,7 +40,7 @@ class Playback:
         prebuffer_ms: float = 60.0,
         capacity_ms: float = 1000.0,
         gain_db: float = 0.0,
-        block_ms: int = 20,
+        block_ms: int = PLAYBACK_BLOCK_MS,
     ) -> None:
         self.device_pattern = device
         self.configured_rate = rate
