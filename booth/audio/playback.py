@@ -24,9 +24,11 @@ log = logging.getLogger(__name__)
 
 IN_RATE = 16000
 # The device reads the jitter buffer this often. A read needs a whole block queued, so the
-# block comes out of the prebuffer's margin for network jitter: 10 ms leaves 70 of 80 ms
-# for it (20 ms left 60) and hands a chunk's first sample over up to 10 ms sooner.
-PLAYBACK_BLOCK_MS = 10
+# block comes out of the prebuffer's margin for network jitter (20 ms leaves 60 of 80 ms).
+# 10 ms was measured too: 5 ms off the wire-to-speaker p99 in the pipeline bench, no fewer
+# underruns there (they follow 90-140 ms gaps, not the 40 ms spread), twice the playback
+# thread's CPU.
+PLAYBACK_BLOCK_MS = 20
 
 
 class Playback:

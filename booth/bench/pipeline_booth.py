@@ -66,8 +66,13 @@ class Probe:
         self.first_persona = threading.Event()
         self.unmuted_at: float | None = None
         self.unmuted = asyncio.Event()
-        #: Each underrun: how much was queued, how long since a write and since a flush.
+        #: Each underrun: how much was queued, how long since a write, a chunk off the socket
+        #: and a flush, and the longest a recent chunk took from the socket to the jitter
+        #: buffer: a gap in what the service sent shows as a long ``since_received``, a
+        #: stalled booth as a long ``booth_delay``.
         self.underrun_log: list[dict[str, float]] = []
+        self.last_received = 0.0
+        self.booth_delays: collections.deque[tuple[float, float]] = collections.deque(maxlen=50)
 
     # ── the session's probe hooks (on the event loop) ──────────────────────────
 
@@ -78,6 +83,7 @@ class Probe:
 
     def persona_audio_received(self, pcm: bytes, at: float) -> None:
         Probe.remember(self.received, pcm, at)
+        self.last_received = at
 
     def mic_opened(self, at: float) -> None:
         self.unmuted_at = at
@@ -120,6 +126,7 @@ class TimedJitter(JitterBuffer):
         if rx is not None:
             PROBE.current_rx = None  # one mark per persona chunk: its first sample
             self._marks.append((start, rx))
+            PROBE.booth_delays.append((self._last_write, self._last_write - rx))
         return start, dropped
 
     def read(self, samples: int) -> bytes:
@@ -134,6 +141,9 @@ class TimedJitter(JitterBuffer):
                     "buffered_ms": 1000 * buffered / self.rate,
                     "since_write_ms": 1000 * (now - self._last_write),
                     "since_flush_ms": 1000 * (now - self._last_flush),
+                    "since_received_ms": 1000 * (now - PROBE.last_received),
+                    "booth_delay_ms": 1000
+                    * max((d for at, d in list(PROBE.booth_delays) if now - at < 0.3), default=0),
                 }
             )
         if self._marks and self._marks[0][0] < self.read_bytes:
@@ -390,6 +400,7 @@ async def main(plan: dict[str, Any]) -> dict[str, Any]:
         )
         driver = Driver(app, factory)
         task = asyncio.create_task(app.run_forever())
+
         calls = []
         try:
             await asyncio.wait_for(app.ready.wait(), 20)
