@@ -23,6 +23,7 @@ p50/p99 are per call; the table shows their median over calls and the spread (mi
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import statistics
 import sys
@@ -173,6 +174,7 @@ async def _measure(
         }
         limit = cpu_s + (calls - 1) * call_s + 60.0 * calls + 60
         raw = await run_child("booth.bench.pipeline_booth", plan, limit_s=limit)
+        _note_proxy_gaps(raw.get("underrun_log", []), list(proxy.released))
         # The I/O floor: the same call done plainly, same service, proxy and devices.
         floor = await run_child("booth.bench.pipeline_floor", plan, limit_s=cpu_s + 60)
         with tempfile.TemporaryDirectory(prefix="booth-bench-ready-") as tmp:
@@ -236,6 +238,19 @@ async def _measure(
     }
     result["meets_targets"] = _meets_all(result)
     return result
+
+
+def _note_proxy_gaps(underruns: list[dict[str, float]], released: list[float]) -> None:
+    """Add to each underrun the longest the proxy went without handing the booth anything in
+    the 300 ms before it (same monotonic clock): near ``since_received_ms``, the gap came from
+    the service side of this machine; near zero, from the booth's side of the socket."""
+    for entry in underruns:
+        at = entry["at"]
+        times = [t for t in released if at - 0.3 <= t <= at]
+        before = [t for t in released if t < at - 0.3]
+        edges = ([before[-1]] if before else []) + times + [at]
+        gaps = [b - a for a, b in itertools.pairwise(edges)]
+        entry["proxy_gap_ms"] = 1000 * max(gaps, default=0.0)
 
 
 def _roles(figures: dict[str, Any]) -> dict[str, float]:
