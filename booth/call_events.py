@@ -84,6 +84,20 @@ class Interruption(CallEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Transcript(CallEvent):
+    """What was said, as text, from a service that sends it (Atoms): ``role`` is ``user`` or
+    ``assistant``; ``final`` False for a cumulative in-progress delta of the turn."""
+
+    name: ClassVar[str] = "transcript"
+    role: str
+    text: str
+    final: bool
+
+    def payload(self) -> dict[str, Any]:
+        return {"at": self.at, "role": self.role, "text": self.text, "final": self.final}
+
+
+@dataclass(frozen=True, kw_only=True)
 class Reconnecting(CallEvent):
     """The link dropped; the session is trying to get the call back."""
 
@@ -144,6 +158,7 @@ CALL_EVENT_TYPES: tuple[type[CallEvent], ...] = (
     PersonaSpeaking,
     UserSpeaking,
     Interruption,
+    Transcript,
     Reconnecting,
     Reconnected,
     CallFailed,

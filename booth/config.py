@@ -75,16 +75,32 @@ class ServiceSection:
             pattern=r"https?://[^\s/]+(/[^\s]*)?",
         ),
     )
-    flow: Literal["athos", "sdk-token"] = field(
-        default="athos",
-        metadata=_meta("athos: mint + redeem a session; sdk-token: POST /api/v1/sdk/token."),
+    protocol: Literal["booth", "seed003", "atoms"] = field(
+        default="booth",
+        metadata=_meta(
+            "booth: mint + redeem, resume; seed003: POST /api/v1/sdk/token, the raw voice "
+            "WebSocket; atoms: Smallest Atoms register-call and Agent WebSocket."
+        ),
     )
     drill_key: str = field(
         default="cold-call-skeptic",
-        metadata=_meta("The roleplay drill to run.", pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"),
+        metadata=_meta(
+            "The roleplay drill to run (booth protocol only).",
+            pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}",
+        ),
     )
     difficulty: Literal["", "Beginner", "Advanced", "Elite"] = field(
-        default="", metadata=_meta("Empty leaves the service's default.")
+        default="",
+        metadata=_meta(
+            "Empty leaves the service's default; atoms sends it as the `difficulty` variable."
+        ),
+    )
+    agent_id: str = field(
+        default="",
+        metadata=_meta(
+            "atoms: the agent to talk to (required there, refused elsewhere).",
+            pattern=r"([A-Za-z0-9][A-Za-z0-9._-]{0,127})?",
+        ),
     )
     api_key_file: str = field(
         default="",
@@ -96,6 +112,11 @@ class ServiceSection:
     request_timeout: float = field(
         default=10.0, metadata=_meta("Seconds per REST request.", min=1, max=120)
     )
+
+    @property
+    def flow(self) -> Literal["athos", "sdk-token"]:
+        """The REST flow of the protocol (the session's older name for it)."""
+        return "sdk-token" if self.protocol == "seed003" else "athos"
 
 
 @dataclass(frozen=True)
@@ -252,8 +273,30 @@ def load_config(path: Path | str | None = None) -> Config:
 
 
 def parse_config(data: dict[str, Any], path: Path | str = "<config>") -> Config:
-    built = _build(Config, data, "", Path(path))
+    built = _build(Config, _migrate(data, path), "", Path(path))
     return _replace_source(built, str(path))
+
+
+# service.flow, the older key: "athos" is protocol "booth", "sdk-token" is "seed003".
+_FLOWS = {"athos": "booth", "sdk-token": "seed003"}
+
+
+def _migrate(data: dict[str, Any], path: Path | str) -> dict[str, Any]:
+    """A config using ``service.flow`` as if it said ``service.protocol``."""
+    service = data.get("service")
+    if not isinstance(service, dict) or "flow" not in service:
+        return data
+    service = dict(service)
+    flow = service.pop("flow")
+    if flow not in _FLOWS:
+        choices = ", ".join(repr(f) for f in _FLOWS)
+        raise ConfigError(path, "service.flow", f"must be one of {choices}, got {flow!r}")
+    protocol = _FLOWS[flow]
+    if service.setdefault("protocol", protocol) != protocol:
+        raise ConfigError(
+            path, "service.flow", f"says {protocol!r} but service.protocol says otherwise"
+        )
+    return {**data, "service": service}
 
 
 def _replace_source(config: Config, source: str) -> Config:
@@ -404,9 +447,31 @@ def _check_cross_field(config: Config, path: Path) -> None:
             "call.idle_timeout",
             f"is longer than call.max_duration ({config.call.max_duration:g} s)",
         )
-    from booth.transport.urlpolicy import check_url_allowed
+    service = config.service
+    if service.protocol == "atoms" and not service.agent_id:
+        raise ConfigError(path, "service.agent_id", 'is required with service.protocol = "atoms"')
+    if service.protocol != "atoms" and service.agent_id:
+        raise ConfigError(
+            path,
+            "service.agent_id",
+            f'is only used with protocol "atoms", not "{service.protocol}"',
+        )
+    if service.protocol == "atoms":
+        for key, value in (
+            ("audio.noise_suppression", config.audio.noise_suppression),
+            ("audio.auto_gain_dbfs", config.audio.auto_gain_dbfs),
+        ):
+            if value:
+                raise ConfigError(
+                    path, key, 'webrtc works at 16 kHz; protocol "atoms" runs at 24 kHz: set 0'
+                )
+    if service.protocol == "seed003" and service.difficulty:
+        raise ConfigError(
+            path, "service.difficulty", "seed 003 has no place for it: the service never sees it"
+        )
+    from booth.transport.urlpolicy import HTTP_SCHEMES, check_url_allowed
 
-    problem = check_url_allowed(config.service.api_url)
+    problem = check_url_allowed(config.service.api_url, HTTP_SCHEMES)
     if problem:
         raise ConfigError(path, "service.api_url", problem)
 

@@ -3,7 +3,9 @@
 Structured fields ride on records as ``extra={"fields": {...}}`` (use :func:`log_event`).
 Context fields (``BOOTH_ID``, ``CALL_ID``, ``BOOTH_STATE``…) set with :func:`set_context`
 are added to every record. Registered secrets are scrubbed from every message and field
-before it leaves the process, as a last line of defence.
+before it leaves the process, as a last line of defence; fields that carry the service's words
+(``END_REASON``, ``ERROR_CODE``, ``PERSONA``) are held to a safe alphabet and length here, and a
+stderr line is always one line.
 """
 
 from __future__ import annotations
@@ -17,14 +19,28 @@ import time
 from collections.abc import Mapping
 from typing import Literal
 
+from booth.limits import NOISY_LOG_INTERVAL
+from booth.secret import register_secret, registered_secrets, scrub
+from booth.servicetext import clean_name, clean_word, escape_controls
+
+__all__ = [
+    "Throttle",
+    "log_event",
+    "register_secret",
+    "registered_secrets",
+    "scrub",
+    "set_context",
+    "setup_logging",
+]
+
 LogTarget = Literal["auto", "journal", "stderr"]
 
 _FIELD_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
-_REDACTED = "***"
-_MIN_SECRET_LEN = 8
+#: Journal fields whose values come from the service: cleaned to a word or a name whoever
+#: logs them, so no caller can forget (a reason with a newline once forged a summary line).
+SERVICE_FIELDS = {"END_REASON": clean_word, "ERROR_CODE": clean_word, "PERSONA": clean_name}
 
 _context: dict[str, str] = {}
-_secrets: set[str] = set()
 _lock = threading.Lock()
 
 
@@ -44,28 +60,6 @@ def context() -> dict[str, str]:
         return dict(_context)
 
 
-def register_secret(value: str) -> None:
-    """Never let ``value`` reach a log sink: it is replaced by ``***`` wherever it appears."""
-    if len(value) >= _MIN_SECRET_LEN:
-        with _lock:
-            _secrets.add(value)
-
-
-def registered_secrets() -> frozenset[str]:
-    """Every secret registered so far: what an audit of logs and journal must never find."""
-    with _lock:
-        return frozenset(_secrets)
-
-
-def scrub(text: str) -> str:
-    with _lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, _REDACTED)
-    return text
-
-
 def log_event(logger: logging.Logger, level: int, message: str, /, **fields: object) -> None:
     """Log ``message`` with structured journal fields (UPPER_CASE names)."""
     for name in fields:
@@ -80,7 +74,11 @@ def record_fields(record: logging.LogRecord) -> dict[str, str]:
     for name, value in own.items():
         if value is not None:
             merged[name] = str(value)
-    return {name: scrub(value) for name, value in merged.items()}
+    out: dict[str, str] = {}
+    for name, value in merged.items():
+        restrict = SERVICE_FIELDS.get(name)
+        out[name] = restrict(value) if restrict is not None else scrub(value)
+    return out
 
 
 def _check_field_name(name: str) -> None:
@@ -94,11 +92,11 @@ class StderrFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
         text = f"{stamp}.{int(record.msecs):03d} {record.levelname:<7} {record.name}: "
-        text += scrub(record.getMessage())
+        text += escape_controls(scrub(record.getMessage()))
         extra = record_fields(record)
         extra.pop("BOOTH_ID", None)  # constant per process; noise on a terminal
         if extra:
-            text += "  " + " ".join(f"{k}={v}" for k, v in sorted(extra.items()))
+            text += "  " + " ".join(f"{k}={escape_controls(v)}" for k, v in sorted(extra.items()))
         if record.exc_info:
             text += "\n" + scrub(self.formatException(record.exc_info))
         return text
@@ -185,3 +183,29 @@ def setup_logging(level: str = "info", target: LogTarget = "auto", **context_fie
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     set_context(**context_fields)
     return "journal" if use_journal else "stderr"
+
+
+class Throttle:
+    """At most one log line per ``interval`` for one kind of noise (unknown or malformed
+    messages), each line counting what it stands for. Pure: the time comes in as an argument.
+    """
+
+    def __init__(self, interval: float = NOISY_LOG_INTERVAL) -> None:
+        self.interval = interval
+        self._last: float | None = None
+        self._held = 0
+
+    def note(self, now: float) -> int | None:
+        """One more occurrence at ``now``: None to stay quiet, else log a line now, covering
+        the returned number of occurrences (this one and those held back since the last)."""
+        self._held += 1
+        if self._last is not None and now - self._last < self.interval:
+            return None
+        self._last = now
+        count, self._held = self._held, 0
+        return count
+
+    def flush(self) -> int:
+        """Occurrences held back since the last line (for a closing line); resets the count."""
+        count, self._held = self._held, 0
+        return count

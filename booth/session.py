@@ -1,7 +1,8 @@
 """`RoleplaySession`: the Python client API for a live roleplay call, mirroring the Athos SDK.
 
-Needs no booth hardware: feed it 640-byte frames of 16 kHz s16le mono, read the persona's audio
-from :meth:`RoleplaySession.persona_audio`, and listen to the events of :mod:`booth.call_events`::
+Needs no booth hardware: feed it 20 ms frames of s16le mono at :attr:`RoleplaySession.sample_rate`
+(640 bytes at 16 kHz; 960 at 24 kHz for Atoms), read the persona's audio (same rate) from
+:meth:`RoleplaySession.persona_audio`, and listen to the events of :mod:`booth.call_events`::
 
     session = RoleplaySession(api_url, api_key, "cold-call-skeptic", booth_id="booth-01")
     session.on("ready", lambda p: print("talking to", p["persona"]["name"]))
@@ -34,29 +35,45 @@ from typing import Literal, TypeVar, overload
 
 from booth import call_events as ev
 from booth.audio.levels import VoiceActivity
+from booth.audio.pcmqueue import PcmQueue
 from booth.errors import BoothError, ErrorCode
 from booth.events import Emitter, Listener
+from booth.limits import CONNECT_DEADLINE, PERSONA_BUFFER, REST_REQUEST_DEADLINE
 from booth.logs import log_event
-from booth.protocol.client import ClientProtocol
+from booth.protocol.client import Phase
+from booth.protocol.dialects import client_protocol, traits
 from booth.protocol.messages import (
-    FRAME_BYTES,
     AgentReady,
     AgentStartTalking,
     AgentStopTalking,
     Audio,
+    Connected,
     Interruption,
     ServerError,
     SessionEnded,
+    Transcript,
 )
 from booth.secret import Secret
+from booth.servicetext import clean
 from booth.transport import supervisor as sv
-from booth.transport.link import Link, LinkError, LinkSettings
+from booth.transport.link import Link, LinkError, LinkRefused, LinkSettings
 from booth.transport.probe import SessionProbe
 from booth.transport.reconnect import CLIENT_REQUESTED
 from booth.transport.rest import CallTicket, RestClient, RestError
 from booth.transport.supervisor import ConnectRefused, ReconnectPolicy, Supervisor
 
 log = logging.getLogger(__name__)
+
+# An HTTP status on the WebSocket upgrade, as the error the booth reports.
+_REFUSED = {
+    401: ErrorCode.INVALID_TOKEN,
+    403: ErrorCode.IP_NOT_ALLOWED,
+    429: ErrorCode.RATE_LIMITED,
+    503: ErrorCode.SERVICE_UNAVAILABLE,
+}
+
+#: The end reason of a session whose connect() failed (its CallFailed says why).
+CONNECT_FAILED = "connect_failed"
 
 E = TypeVar("E", bound=ev.CallEvent)
 
@@ -103,12 +120,15 @@ class RoleplaySession:
         *,
         difficulty: str | None = None,
         booth_id: str = "booth-01",
+        protocol: str = "booth",
+        agent_id: str | None = None,
         flow: Literal["athos", "sdk-token"] = "athos",
         reconnect_cutoff: float | None = None,
-        request_timeout: float = 10.0,
+        request_timeout: float = REST_REQUEST_DEADLINE,
+        connect_deadline: float = CONNECT_DEADLINE,
         link_settings: LinkSettings | None = None,
         reconnect_policy: ReconnectPolicy | None = None,
-        persona_buffer_chunks: int = 1500,
+        persona_buffer_bytes: int = PERSONA_BUFFER.value,
         rng: random.Random | None = None,
         route: Callable[[str], str] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -121,19 +141,28 @@ class RoleplaySession:
         default, :data:`booth.config.RECONNECT_CUTOFF_S`). ``clock`` stamps every event and
         drives the reconnect plan; it must be the event loop's clock. ``probe`` (also settable
         as :attr:`probe` before ``connect()``) hears of frames sent and persona audio received.
+
+        ``protocol`` is the dialect (``booth``, ``seed003``, ``atoms``; docs/protocol.md §6);
+        ``agent_id`` is the Atoms agent. ``flow="sdk-token"`` is the older name of ``seed003``.
         """
         self.api_url = api_url
         self._api_key = api_key
         self.drill_key = drill_key
         self.difficulty = difficulty or None
         self.booth_id = booth_id
-        self.flow = flow
+        if flow == "sdk-token" and protocol == "booth":
+            protocol = "seed003"
+        self.traits = traits(protocol)
+        if protocol == "atoms" and not agent_id:
+            raise ValueError("the atoms protocol needs an agent_id")
+        self.agent_id = agent_id
         self.link_settings = link_settings or LinkSettings()
         policy = reconnect_policy or ReconnectPolicy()
         if reconnect_cutoff is not None:
             policy = dataclasses.replace(policy, cutoff=reconnect_cutoff)
         self.reconnect_policy = policy
         self.request_timeout = request_timeout
+        self.connect_deadline = connect_deadline
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
         self._route = route
         self._emitter = Emitter()
@@ -143,7 +172,7 @@ class RoleplaySession:
         #: Optional probe hooks (benches): None costs one test per frame.
         self.probe = probe
         self.state = SessionState.IDLE
-        self.protocol = ClientProtocol()
+        self.protocol = client_protocol(protocol)
         self._supervisor: Supervisor | None = None
         self._ticket: CallTicket | None = None
         self.call_id: str | None = None
@@ -154,13 +183,12 @@ class RoleplaySession:
         self._persona_speaking = False
         self._persona_markers = False
         self._persona_quiet: asyncio.TimerHandle | None = None
-        self._audio: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=persona_buffer_chunks)
+        self._audio = PcmQueue(persona_buffer_bytes)
         self._connected_at: float | None = None
         self._ended = asyncio.Event()
         self._end_reason: str | None = None
         self._frames_dropped = 0
         self._frames_muted = 0
-        self._persona_dropped = 0
 
     # ── events (Athos SDK shape) ────────────────────────────────────────────────
 
@@ -222,41 +250,35 @@ class RoleplaySession:
     # ── connecting ──────────────────────────────────────────────────────────────
 
     async def connect(self) -> None:
-        """Redeem a call and join it. Raises :class:`BoothError` (also emitted as ``error``)."""
+        """Redeem a call and join it within ``connect_deadline``. Raises :class:`BoothError`
+        (also reported as CallFailed, then Ended: a failed connect always ends the session)."""
         if self.state is not SessionState.IDLE:
             raise RuntimeError(f"connect() while {self.state}")
         self.state = SessionState.CONNECTING
         self._tell(ev.Connecting(at=self._clock()))
         try:
-            async with RestClient(
-                self.api_url, self._api_key, timeout=self.request_timeout, rng=self._rng
-            ) as rest:
-                ticket = await rest.start_call(
-                    self.booth_id, self.drill_key, self.difficulty, flow=self.flow
-                )
-            self._ticket = ticket
-            self.call_id = ticket.call_id
-            self.session_id = ticket.session_id
-            self.persona_name = ticket.persona_name
-            supervisor = Supervisor(
-                self.protocol,
-                self._dial,
-                self._on_supervisor,
-                policy=self.reconnect_policy,
-                rng=self._rng,
-                clock=self._clock,
-            )
-            connected = await supervisor.open(ticket.connection_ticket)
+            async with asyncio.timeout(self.connect_deadline):
+                connected, supervisor = await self._open()
         except RestError as exc:
             self._fail(exc.code, exc.message)
             raise
         except ConnectRefused as exc:
             self._fail(exc.code, exc.message)
             raise BoothError(exc.code, exc.message) from None
+        except LinkRefused as exc:
+            code = _REFUSED.get(exc.status, ErrorCode.INTERNAL_ERROR)
+            self._fail(code, str(exc))
+            raise BoothError(code, str(exc)) from None
         except (LinkError, TimeoutError) as exc:
-            message = str(exc) or "the service did not accept the call in time"
+            message = clean(exc) or f"no call within {self.connect_deadline:g} s"
             self._fail(ErrorCode.NETWORK_LOST, message)
             raise BoothError(ErrorCode.NETWORK_LOST, message) from None
+        except asyncio.CancelledError:
+            self._on_closed(sv.Closed(self._clock(), CLIENT_REQUESTED))
+            raise
+        except Exception as exc:  # a bug, not the service: still a typed end, then the bug
+            self._fail(ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {clean(exc)}")
+            raise
         self._supervisor = supervisor
         self.state = SessionState.OPEN
         self._connected_at = self._clock()
@@ -274,9 +296,40 @@ class RoleplaySession:
         if self.protocol.agent_ready:  # agent_ready arrived with or before `connected`
             self._emit_ready()
 
+    async def _start(self, rest: RestClient) -> CallTicket:
+        """The dialect's REST set-up: where to open the WebSocket, with what."""
+        match self.traits.name:
+            case "seed003":  # no body: the seed has no place for a drill or a difficulty
+                return await rest.sdk_token()
+            case "atoms":
+                assert self.agent_id is not None
+                variables = {"difficulty": self.difficulty} if self.difficulty else None
+                return await rest.register_call(self.agent_id, variables)
+        return await rest.start_call(self.booth_id, self.drill_key, self.difficulty)
+
+    async def _open(self) -> tuple[Connected, Supervisor]:
+        """The REST set-up, dial and wait for ``connected`` (the deadline is the caller's)."""
+        async with RestClient(
+            self.api_url, self._api_key, timeout=self.request_timeout, rng=self._rng
+        ) as rest:
+            ticket = await self._start(rest)
+        self._ticket = ticket
+        self.call_id = ticket.call_id
+        self.session_id = ticket.session_id
+        self.persona_name = ticket.persona_name
+        supervisor = Supervisor(
+            self.protocol,
+            self._dial,
+            self._on_supervisor,
+            policy=self.reconnect_policy,
+            rng=self._rng,
+            clock=self._clock,
+        )
+        return await supervisor.open(ticket.connection_ticket), supervisor
+
     async def _dial(self) -> Link:
         assert self._ticket is not None
-        url = self._ticket.connection_url
+        url = self.protocol.connect_url(self._ticket.connection_url, self._ticket.connection_ticket)
         if self._route is not None:
             url = self._route(url)
         return await Link.open(url, self.link_settings, clock=self._clock, probe=self.probe)
@@ -291,10 +344,7 @@ class RoleplaySession:
         return (self._route(url) if self._route is not None else url, token)
 
     def _fail(self, code: str, message: str) -> None:
-        self.state = SessionState.ENDED
-        self._tell(ev.CallFailed(at=self._clock(), code=str(code), message=message))
-        self._ended.set()
-        self._audio_close()
+        self._on_closed(sv.Closed(self._clock(), CONNECT_FAILED, str(code), message))
 
     def _emit_ready(self) -> None:
         self._tell(
@@ -346,6 +396,8 @@ class RoleplaySession:
                 self._tell(ev.Interruption(at=self._clock(), flushed_chunks=flushed))
             case ServerError(code=code, message=message):
                 self._tell(ev.CallFailed(at=self._clock(), code=code, message=message))
+            case Transcript(role=role, text=text, final=final):
+                self._tell(ev.Transcript(at=self._clock(), role=role, text=text, final=final))
             case SessionEnded():
                 pass  # the supervisor reports `closed` next
 
@@ -380,43 +432,24 @@ class RoleplaySession:
     # ── persona audio ───────────────────────────────────────────────────────────
 
     def _push_persona_audio(self, pcm: bytes) -> None:
-        if self._audio.full():  # a stalled reader loses the oldest audio, not the newest
-            with contextlib.suppress(asyncio.QueueEmpty):
-                self._audio.get_nowait()
-                self._persona_dropped += 1
-        self._audio.put_nowait(pcm)
+        self._audio.put(pcm)  # bounded in bytes: a stalled reader loses the oldest audio
 
     def _audio_close(self) -> None:
-        if self._audio.full():
-            with contextlib.suppress(asyncio.QueueEmpty):
-                self._audio.get_nowait()
-        self._audio.put_nowait(None)
+        self._audio.close()
 
-    async def persona_audio(self) -> AsyncIterator[bytes]:
-        """PCM s16le mono at 16 kHz as it arrives; ends when the call ends."""
-        while True:
-            chunk = await self._audio.get()
-            if chunk is None:
-                self._audio.put_nowait(None)  # later readers end too
-                return
-            yield chunk
+    async def persona_audio(self, *, turn_ends: bool = False) -> AsyncIterator[bytes]:
+        """PCM s16le mono at :attr:`sample_rate` as it arrives; ends when the call ends.
+
+        ``turn_ends``: also an empty chunk where a persona turn ended, in order with its audio
+        (a player that holds audio back, as the booth does when it comes faster than real time,
+        marks the end of the turn when it reaches it, not when the service said so)."""
+        while (chunk := await self._audio.get()) is not None:
+            if chunk or turn_ends:
+                yield chunk
 
     def flush_persona_audio(self) -> int:
         """Drop persona audio not yet read (barge-in, `interruption`); returns chunks dropped."""
-        dropped = 0
-        ended = False
-        while True:
-            try:
-                chunk = self._audio.get_nowait()
-            except asyncio.QueueEmpty:
-                break
-            if chunk is None:
-                ended = True
-            else:
-                dropped += 1
-        if ended:
-            self._audio.put_nowait(None)
-        return dropped
+        return self._audio.flush()
 
     def _set_persona_speaking(self, speaking: bool) -> None:
         if self._persona_quiet is not None and not speaking:
@@ -424,6 +457,8 @@ class RoleplaySession:
             self._persona_quiet = None
         if speaking != self._persona_speaking:
             self._persona_speaking = speaking
+            if not speaking:
+                self._push_persona_audio(b"")  # the turn's end, in order with its audio
             self._tell(ev.PersonaSpeaking(at=self._clock(), speaking=speaking))
 
     def _arm_persona_quiet(self) -> None:
@@ -451,24 +486,44 @@ class RoleplaySession:
         if self.probe is not None:
             self.probe.mic_opened(self._clock())
 
+    @property
+    def frame_bytes(self) -> int:
+        """Bytes of one 20 ms frame for :meth:`send_audio`."""
+        return self.protocol.frame_bytes
+
+    @property
+    def silence_while_muted(self) -> bool:
+        """Whether muted frames are sent as silence (Atoms: the service must hear the rep
+        stop), so the mic has to keep delivering them."""
+        return self.traits.idle_silence
+
     def send_audio(self, frame: bytes) -> bool:
-        """Send one 640-byte frame; False if it was dropped (muted, offline or backlogged).
+        """Send one 20 ms frame (:attr:`frame_bytes`); False if it was dropped (muted, offline
+        or backlogged). While muted, a dialect whose service detects turns by itself (Atoms)
+        gets silence instead: the service must hear the rep stop.
 
         Never blocks. Call it on the session's event loop (from an audio thread, hand frames
         over with ``loop.call_soon_threadsafe``)."""
-        if len(frame) != FRAME_BYTES:
-            raise ValueError(f"frames are exactly {FRAME_BYTES} bytes, got {len(frame)}")
+        if len(frame) != self.protocol.frame_bytes:
+            raise ValueError(
+                f"frames are exactly {self.protocol.frame_bytes} bytes, got {len(frame)}"
+            )
+        if self.protocol.phase is Phase.ENDED:
+            return False  # the call is over: nothing to drop, nothing to count
         if self.muted:
             self._frames_muted += 1
-            return False
-        change = self._user.update(frame)
-        if change is not None:
-            self._tell(ev.UserSpeaking(at=self._clock(), speaking=change))
+            if not self.traits.idle_silence:
+                return False
+            frame = bytes(len(frame))
+        else:
+            change = self._user.update(frame)
+            if change is not None:
+                self._tell(ev.UserSpeaking(at=self._clock(), speaking=change))
         link = self._supervisor.link if self._supervisor else None
         if self.state is not SessionState.OPEN or link is None or not self.protocol.is_open:
             self._frames_dropped += 1
             return False
-        return link.send_audio(self.protocol.audio(frame))
+        return link.send_audio(self.protocol.audio_message(frame))
 
     def turn_end(self) -> bool:
         """Tell the service the rep released the talk button (if it supports that)."""
@@ -506,8 +561,9 @@ class RoleplaySession:
 
     @property
     def sample_rate(self) -> int:
-        """Rate of the persona audio (``connected.sampleRate``; 16000 in the booth profile)."""
-        return self.protocol.sample_rate
+        """Rate of the audio both ways: 16000, or 24000 for Atoms (whatever the wire says, the
+        dialect resamples at the edge)."""
+        return self.protocol.audio_rate
 
     @property
     def end_reason(self) -> str | None:
@@ -528,7 +584,7 @@ class RoleplaySession:
             + (link_stats.frames_dropped if link_stats else 0)
             + (link.frames_dropped if link else 0),
             frames_muted=self._frames_muted,
-            persona_audio_dropped=self._persona_dropped,
+            persona_audio_dropped=self._audio.dropped,
             reconnects=link_stats.reconnects if link_stats else 0,
             longest_outage=link_stats.longest_outage if link_stats else 0.0,
             protocol_errors=link_stats.protocol_errors if link_stats else 0,

@@ -34,7 +34,7 @@ FRAME_SAMPLES = 320
 
 
 class CapturedFrame(NamedTuple):
-    pcm: bytes  # 640 bytes: 320 samples s16le mono at 16 kHz
+    pcm: bytes  # 20 ms of s16le mono at the capture's out_rate (640 bytes at 16 kHz)
     captured_at: float  # time.monotonic() when its first sample reached the mic
     seq: int  # frame number since start()
 
@@ -68,7 +68,13 @@ class Capture:
         on_frame: Callable[[CapturedFrame], object] | None = None,
         on_error: Callable[[BoothError], object] | None = None,
         processor: FrameProcessor | None = None,
+        out_rate: int = OUT_RATE,
     ) -> None:
+        """``out_rate``: the rate of the frames (the protocol's; 20 ms each whatever it is)."""
+        if processor is not None and out_rate != OUT_RATE:
+            raise ValueError("the frame processor (webrtc) works at 16 kHz only")
+        self.out_rate = out_rate
+        self.frame_samples = out_rate // 50
         self.device_pattern = device
         self.configured_rate = rate
         self.channels = channels
@@ -179,9 +185,9 @@ class Capture:
             )
             self._framer = Framer(
                 rate,
-                OUT_RATE,
+                self.out_rate,
                 channels=channels,
-                frame_samples=FRAME_SAMPLES,
+                frame_samples=self.frame_samples,
                 dc_block=self.dc_block,
                 gain_db=self.gain_db,
             )
@@ -264,7 +270,7 @@ class Capture:
             frames = framer.push(data)
             out = []
             for i, raw in enumerate(frames):
-                src = self._framer_base + framer.source_index((start + i) * FRAME_SAMPLES)
+                src = self._framer_base + framer.source_index((start + i) * self.frame_samples)
                 pcm = raw if self.processor is None else self.processor(raw)
                 out.append(CapturedFrame(pcm, self._time_of(src), self._seq))
                 self._seq += 1

@@ -11,11 +11,9 @@ from booth.config import AudioSection
 
 
 def capture_from_config(audio: AudioSection, **overrides: Any) -> Capture:
-    kwargs: dict[str, Any] = {
-        "dc_block": audio.dc_block,
-        "gain_db": audio.input_gain_db,
-        "processor": denoiser_for(audio.noise_suppression, audio.auto_gain_dbfs),
-    }
+    kwargs: dict[str, Any] = {"dc_block": audio.dc_block, "gain_db": audio.input_gain_db}
+    if overrides.get("out_rate", 16000) == 16000:  # webrtc takes 16 kHz (config checks it)
+        kwargs["processor"] = denoiser_for(audio.noise_suppression, audio.auto_gain_dbfs)
     kwargs.update(overrides)
     return Capture(audio.input_device, audio.input_rate, audio.input_channels, **kwargs)
 

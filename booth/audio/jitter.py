@@ -9,9 +9,12 @@ A preallocated ring: writes copy into it and reads copy out of it, so the only a
 per read is the ``bytes`` PortAudio's callback must return.
 
 Sound cues (``write_cue``) are queued like speech, but speech that arrives while a cue is
-still queued does not wait for the cue's end: it is mixed over the cue from one prebuffer
-after its arrival, the latency it would have had on an empty buffer. (A 230 ms start cue
-queued just before the greeting delayed the whole greeting by up to 230 ms.)
+still queued does not wait for the cue's end: it is mixed over the cue from two prebuffers
+after its arrival, or from the cue's end if that comes sooner (but never less than one
+prebuffer on). A 230 ms start cue queued just before the greeting delayed the whole greeting
+by up to 230 ms. Two prebuffers, not one: mixed speech starts on a schedule rather than once
+a prebuffer of it is queued, so it keeps the margin a greeting had behind the cue (with one, a
+stall at the greeting's start became an underrun now and then).
 """
 
 from __future__ import annotations
@@ -40,7 +43,12 @@ class JitterBuffer:
         prebuffer_ms: float = 60.0,
         capacity_ms: float = 1000.0,
         channels: int = 1,
+        *,
+        confirm_underruns: bool = False,
     ) -> None:
+        """``confirm_underruns``: count running dry only once more audio follows before
+        :meth:`mark_end`. For a service without turn markers, whose turn end is only known
+        after the fact: the natural end of persona audio is no underrun."""
         if rate <= 0 or channels <= 0:
             raise ValueError("rate and channels must be positive")
         self.rate = rate
@@ -63,6 +71,8 @@ class JitterBuffer:
         self._mix_at: int | None = None  # where the next speech goes while over a cue
         self._playing = False
         self._ending = False
+        self.confirm_underruns = confirm_underruns
+        self._dry = False  # ran dry; an underrun if more audio comes before mark_end
         self.stats = JitterStats()
 
     @property
@@ -101,10 +111,16 @@ class JitterBuffer:
         if n % self._bpf:
             raise ValueError(f"{n} bytes is not a whole number of {self._bpf}-byte samples")
         self._ending = False
+        if self._dry:
+            self._dry = False
+            self.stats.underruns += 1
         self.stats.written_samples += n // self._bpf
         if self._mix_at is None and self._cue_to > self._read and self._written == self._cue_to:
-            # The first speech since the cue: where it would start on an empty buffer.
-            self._mix_at = max(self._cue_from, self._read + self.prebuffer * self._bpf)
+            # The first speech since the cue: at least one prebuffer on (after silence if
+            # the cue ends sooner), two if the cue lasts that long, else at the cue's end.
+            one = self._read + self.prebuffer * self._bpf
+            two = one + self.prebuffer * self._bpf
+            self._mix_at = max(self._cue_from, one, min(self._cue_to, two))
         if self._mix_at is None:
             start = self._written
             self._append(data)
@@ -123,6 +139,9 @@ class JitterBuffer:
         data = memoryview(pcm).cast("B")
         if len(data) % self._bpf:
             raise ValueError(f"{len(data)} bytes is not a whole number of samples")
+        if self._dry:  # as write(): audio came after running dry
+            self._dry = False
+            self.stats.underruns += 1
         self.stats.written_samples += len(data) // self._bpf
         self._cue_from = self._written
         self._mix_at = None
@@ -135,6 +154,7 @@ class JitterBuffer:
         """No more audio for now: play what is queued even if below the prebuffer, and do
         not count running dry as an underrun (end of a turn, a short cue)."""
         self._ending = True
+        self._dry = False
 
     def read(self, samples: int) -> bytes:
         """Exactly ``samples`` samples: queued audio, padded with silence when short."""
@@ -148,7 +168,11 @@ class JitterBuffer:
         take = min(want, queued)
         chunk = self._take(take)
         if take < want:
-            if not self._ending:
+            if self._ending:
+                pass
+            elif self.confirm_underruns:
+                self._dry = True
+            else:
                 self.stats.underruns += 1
             # Build the prebuffer again before resuming, so one late packet does not
             # turn into a stutter of many short gaps.
@@ -168,6 +192,7 @@ class JitterBuffer:
         self._mix_at = None
         self._playing = False
         self._ending = False
+        self._dry = False
         self.stats.flushes += 1
         self.stats.dropped_samples += dropped
         return dropped

@@ -43,7 +43,12 @@ class Playback:
         capacity_ms: float = 1000.0,
         gain_db: float = 0.0,
         block_ms: int = PLAYBACK_BLOCK_MS,
+        source_rate: int = IN_RATE,
+        confirm_underruns: bool = False,
     ) -> None:
+        """``source_rate``: the rate of what is written (the protocol's persona audio)."""
+        self.source_rate = source_rate
+        self.confirm_underruns = confirm_underruns  # see JitterBuffer
         self.device_pattern = device
         self.configured_rate = rate
         self.prebuffer_ms = prebuffer_ms
@@ -56,7 +61,9 @@ class Playback:
         self._pa: Any = None
         self._stream: Any = None
         self._lock = threading.Lock()
-        self._jitter = JitterBuffer(IN_RATE, prebuffer_ms, capacity_ms)
+        self._jitter = JitterBuffer(
+            source_rate, prebuffer_ms, capacity_ms, confirm_underruns=confirm_underruns
+        )
         self._framer: Framer | None = None
         self._early = bytearray()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -133,8 +140,9 @@ class Playback:
         """The turn is over: play out what is queued and do not count the drain as an
         underrun."""
         with self._lock:
-            self._queue(self._framer_tail())
-            self._jitter.mark_end()
+            self._jitter.mark_end()  # first: running dry so far was the turn's end
+            self._queue(self._framer_tail())  # the filter's tail, which is audio of this turn …
+            self._jitter.mark_end()  # … so its end again
 
     def play_cue(self, pcm16k: bytes) -> None:
         """Play a sound cue through the same stream, after anything queued; persona speech
@@ -185,14 +193,23 @@ class Playback:
             ):
                 channels = 2  # some USB speakers take stereo only
             rate = devices.negotiate_rate(
-                pa, dev, self.configured_rate or IN_RATE, input=False, channels=channels
+                pa, dev, self.configured_rate or self.source_rate, input=False, channels=channels
             )
             block = rate * self.block_ms // 1000
             with self._lock:
                 # A fresh buffer per open: one stream, and one set of counters, per call.
-                self._jitter = JitterBuffer(rate, self.prebuffer_ms, self.capacity_ms, channels)
+                self._jitter = JitterBuffer(
+                    rate,
+                    self.prebuffer_ms,
+                    self.capacity_ms,
+                    channels,
+                    confirm_underruns=self.confirm_underruns,
+                )
                 self._framer = Framer(
-                    IN_RATE, rate, frame_samples=max(1, rate // 1000), gain_db=self.gain_db
+                    self.source_rate,
+                    rate,
+                    frame_samples=max(1, rate // 1000),
+                    gain_db=self.gain_db,
                 )
                 self.rate, self.channels = rate, channels
                 if self._early:

@@ -14,14 +14,16 @@ from typing import Any
 from booth.errors import EX_UNAVAILABLE, EX_USAGE
 
 # Each target is a module booth/bench/<target>.py with run(*, as_json: bool) -> int.
-TARGETS = ("audio", "transport", "pipeline", "reliability", "memory", "all")
+TARGETS = ("audio", "transport", "pipeline", "reliability", "memory", "dialects", "all")
+# dialects: ~4 min of calls, on its own
 ALL = ("audio", "transport", "pipeline", "reliability", "memory")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "bench",
-        help="Measure audio quality and speed, transport recovery, pipeline latency, reliability.",
+        help="Measure audio quality and speed, transport recovery, pipeline latency, "
+        "reliability, dialects.",
         description=(
             "Measure audio quality and speed, transport recovery, pipeline latency, reliability.\n"
             "\n"

@@ -20,7 +20,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "Run the reference voice service (REST + WebSocket) on loopback.\n"
             "\n"
             "Speaks the whole booth protocol: tokens, a scripted persona, scoring, webhooks and\n"
-            "fault injection. For demos, tests and integrators."
+            "fault injection. For demos, tests and integrators. Every dialect at once, each on\n"
+            "its own paths and refusing what it does not define:\n"
+            "  booth    POST /api/external/v1/session, …/roleplay/session; WebSocket /ws\n"
+            "  seed003  POST /api/v1/sdk/token; WebSocket /seed003/ws\n"
+            "  atoms    POST /atoms/v1/conversation/register-call (agent_id = a drill key);\n"
+            "           WebSocket /atoms/v1/agent/connect?token=wct_…;\n"
+            "           GET /atoms/v1/conversation/{callId}"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -139,8 +145,8 @@ def run(args: argparse.Namespace) -> int:
                 f"booth devserver: cannot listen on {args.host}:{args.port}: {exc}"
             ) from None
         print(
-            f"booth devserver: {server.url} (WebSocket {server.ws_url}), "
-            f"drills: {', '.join(sorted(server.drills))}; Ctrl-C stops",
+            f"booth devserver: {server.url} (protocols booth, seed003, atoms), "
+            f"drills (atoms agents): {', '.join(sorted(server.drills))}; Ctrl-C stops",
             file=sys.stderr,
         )
         try:

@@ -45,6 +45,7 @@ from booth.errors import ErrorCode
 from booth.logs import log_event, set_context
 from booth.panel.button import ButtonEvent
 from booth.panel.gpio import Panel, open_panel
+from booth.protocol.dialects import traits
 from booth.secret import Secret
 
 __all__ = ["BoothApp", "ScorePolicy", "session_factory_for"]
@@ -62,6 +63,15 @@ _BUTTON_INPUTS: dict[str, Callable[[], i.Input]] = {
     "release": i.Release,
     "double_press": i.DoublePress,
 }
+
+
+def drill_sent(config: Config) -> str:
+    """What names the roleplay on the service: the drill, the Atoms agent, or nothing where the
+    protocol has no place for it (seed 003): the summary's DRILL_KEY says what the service saw."""
+    service = config.service
+    if not traits(service.protocol).drill:
+        return ""
+    return service.agent_id if service.protocol == "atoms" else service.drill_key
 
 
 class BoothApp:
@@ -103,6 +113,7 @@ class BoothApp:
                 idle_timeout=config.call.idle_timeout,
                 max_duration=config.call.max_duration,
                 score_display=config.call.score_display,
+                scored=traits(config.service.protocol).score,
             )
         )
         #: What a person at the booth sees and hears, as typed events (the demo, the tests).
@@ -300,7 +311,7 @@ class BoothApp:
         lease = Lease(self.mic, self.speaker, self.feed, self._tag_logs, self.state_dir)
         call = Call(
             (previous.number + 1) if previous is not None else 1,
-            self.config.service.drill_key,
+            drill_sent(self.config),
             lease,
             session_factory=self.session_factory,
             rest_factory=self.rest_factory,
@@ -310,6 +321,7 @@ class BoothApp:
             spawn=self._spawn,
             on_score=lambda call_id, score: self.events.emit(t.ScoreArrived(call_id, score)),
             on_summary=self._summary_written,
+            scored=traits(self.config.service.protocol).score,
         )
         self.call = call
         self._unsummarised = [c for c in self._unsummarised if not c.summary_done] + [call]
@@ -325,7 +337,9 @@ class BoothApp:
         self.events.emit(t.SummaryWritten(summary))
 
     def _play_cue(self, cue: c.Cue) -> None:
-        pcm = cue_pcm(cue, self.config.audio.cue_volume)
+        # At the rate persona audio comes in: the speaker's one input rate.
+        rate = traits(self.config.service.protocol).wire_rate
+        pcm = cue_pcm(cue, self.config.audio.cue_volume, rate)
         self.events.emit(t.CueQueued(str(cue)))
         if self.speaker.is_open:
             self.speaker.play_cue(pcm)

@@ -14,8 +14,9 @@ import contextlib
 import weakref
 from typing import Any, Protocol
 
-from booth.config import AudioSection
+from booth.config import AudioSection, Config
 from booth.errors import BoothError
+from booth.protocol.dialects import traits
 
 
 class Microphone(Protocol):
@@ -51,6 +52,10 @@ class Speaker(Protocol):
 
     def mark_end(self) -> None:
         """The persona's turn is over: play out what is queued; the gap is no underrun."""
+
+    def room_ms(self) -> float:
+        """How much more audio it takes before it must drop the oldest: persona audio that
+        comes faster than real time (Atoms) waits for room instead."""
 
     def flush(self) -> int:
         """Drop queued audio now (barge-in); returns how much was dropped."""
@@ -107,6 +112,20 @@ async def _probe(pattern: str, *, input: bool) -> bool:
 
     async with _portaudio_lock():
         return await asyncio.get_running_loop().run_in_executor(None, scan)
+
+
+def devices_for(config: Config) -> tuple[PyAudioMic, PyAudioSpeaker]:
+    """The mic and speaker for the config's protocol: 20 ms frames at its rate, persona audio
+    at its rate (resampled for the device by the framer); without turn markers the speaker
+    counts an underrun only when more of the turn follows (docs/protocol.md §6)."""
+    dialect = traits(config.service.protocol)
+    mic = PyAudioMic(config.audio, out_rate=dialect.wire_rate)
+    speaker = PyAudioSpeaker(
+        config.audio,
+        source_rate=dialect.wire_rate,
+        confirm_underruns=not dialect.turn_markers,
+    )
+    return mic, speaker
 
 
 class PyAudioMic:
@@ -169,6 +188,9 @@ class PyAudioSpeaker:
 
     def mark_end(self) -> None:
         self.playback.mark_end()
+
+    def room_ms(self) -> float:
+        return self.playback.capacity_ms - self.playback.buffered_ms
 
     def flush(self) -> int:
         return self.playback.flush()

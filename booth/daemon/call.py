@@ -29,6 +29,13 @@ from booth.logs import log_event
 
 log = logging.getLogger("booth.daemon")
 
+#: Why a call has no score (the summary's NO_SCORE).
+NOT_SCORED = "the protocol has no score"
+NO_CALL_ID = "the service named no call"
+
+#: How often the persona pump looks for room in the speaker (a fraction of a 20 ms block).
+PACE_S = 0.01
+
 Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
 
 
@@ -49,8 +56,13 @@ class Call:
         spawn: Spawn,
         on_score: Callable[[str, int], None],
         on_summary: Callable[[CallSummary], None],
+        scored: bool = True,
     ) -> None:
+        """``drill`` is what names the roleplay on the service ("" where the protocol has no
+        place for one); ``scored`` is False for a protocol without a score."""
         self.number = number
+        self.scored = scored
+        self._no_score = "" if scored else NOT_SCORED
         self.drill = drill
         self.lease = lease
         self._session_factory = session_factory
@@ -100,9 +112,10 @@ class Call:
     def mute(self) -> None:
         if self.session is not None:
             self.session.mute()
-            # Muted frames would only be dropped: the capture thread stops framing them and
-            # waking the loop for them (most of a ptt call's mic time).
-            self.lease.listen(False)
+            if not self.session.silence_while_muted:
+                # Muted frames would only be dropped: the capture thread stops framing them
+                # and waking the loop for them (most of a ptt call's mic time).
+                self.lease.listen(False)
 
     def turn_end(self) -> None:
         if self.session is not None:
@@ -149,7 +162,7 @@ class Call:
         session = self._session_factory()
         self.session = session
         session.mute()  # the machine opens the mic (ptt press, toggle, open mode on ready)
-        self.lease.listen(False)
+        self.lease.listen(session.silence_while_muted)
         self._unsubscribe = session.subscribe(self._on_event)
         try:
             await session.connect()
@@ -188,9 +201,7 @@ class Call:
                 self.call_id = call_id or session_call_id or self.call_id
                 lease.feed(i.CallReady(persona, self.call_id))
             case ev.PersonaSpeaking(speaking=speaking):
-                lease.feed(i.PersonaSpeaking(speaking))
-                if not speaking:
-                    lease.mark_end()
+                lease.feed(i.PersonaSpeaking(speaking))  # the speaker hears of it in the pump
             case ev.Interruption():
                 lease.flush()  # the service cut the persona off: what the speaker holds goes too
             case ev.UserSpeaking(speaking=speaking):
@@ -250,7 +261,14 @@ class Call:
             session.send_audio(frame)
 
     async def _persona_pump(self, session: SessionLike) -> None:
-        async for pcm in session.persona_audio():
+        bytes_per_ms = session.sample_rate * 2 / 1000
+        async for pcm in session.persona_audio(turn_ends=True):
+            if not pcm:
+                self.lease.mark_end()  # the turn is over: its tail is no underrun
+                continue
+            # Faster than real time (Atoms): the rest waits in the session, not dropped.
+            while self.lease.room_ms() < len(pcm) / bytes_per_ms:  # noqa: ASYNC110
+                await asyncio.sleep(PACE_S)
             self.lease.play(pcm)
 
     async def _finish(self, reason: str) -> None:
@@ -295,6 +313,7 @@ class Call:
         except TimeoutError:
             pass
         self.score = score
+        self._no_score = reason
         if score is not None:
             log_event(
                 log,
@@ -316,6 +335,15 @@ class Call:
             )
             self.lease.feed(i.ScoreGaveUp())
         self._write_summary()
+
+    def _why_no_score(self) -> str:
+        if self._no_score and self._no_score != "scored":
+            return self._no_score
+        if not self.call_id:
+            return NO_CALL_ID
+        if self.error_code:
+            return f"ended by {self.error_code}"
+        return "not asked for"
 
     def _write_summary(self) -> None:
         """The one summary record of a call (written once, whatever ended it)."""
@@ -339,6 +367,7 @@ class Call:
             end_reason=self.end_reason or "unknown",
             error_code=self.error_code or None,
             score=self.score,
+            no_score=None if self.score is not None else self._why_no_score(),
         )
         self.summary = summary
         log_event(

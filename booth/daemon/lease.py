@@ -83,6 +83,12 @@ class Lease:
         if self.held and self._speaker.is_open:
             self._speaker.write(pcm)
 
+    def room_ms(self) -> float:
+        """Persona audio the speaker can take now (none once the lease is gone)."""
+        if self.held and self._speaker.is_open:
+            return self._speaker.room_ms()
+        return float("inf")
+
     def mark_end(self) -> None:
         if self.held and self._speaker.is_open:
             self._speaker.mark_end()

@@ -92,6 +92,7 @@ class Settings:
     score_display: float = 20.0  # how long the score colour stays up
     connect_timeout: float = 45.0  # a booth must never hang in "connecting"
     end_grace: float = 10.0  # after sending end, how long to wait for "ended" before scoring
+    scored: bool = True  # the protocol scores calls (docs/protocol.md §6); if not, none is asked
 
 
 @dataclass
@@ -160,17 +161,22 @@ def _error_reason(_m: BoothMachine, e: Input, _n: float) -> bool:
 
 
 def _has_call_id(m: BoothMachine, e: Input, _n: float) -> bool:
-    return bool(m.call.call_id or (isinstance(e, CallEnded) and e.call_id))
+    """The call can be scored: the protocol scores calls and this one has a callId."""
+    return m.settings.scored and bool(m.call.call_id or (isinstance(e, CallEnded) and e.call_id))
 
 
 def _score_owed(m: BoothMachine, _e: Input, _n: float) -> bool:
     """The call being left has a callId and nothing asked for its score yet."""
-    return bool(m.call.call_id) and not m.call.score_requested
+    return m.settings.scored and bool(m.call.call_id) and not m.call.score_requested
+
+
+def _unscored(m: BoothMachine) -> bool:
+    return not (m.settings.scored and m.call.call_id)
 
 
 def _nothing_to_score(m: BoothMachine, _e: Input, now: float) -> bool:
     over = m.call.over_at
-    return not m.call.call_id and over is not None and now - over >= m.settings.score_display
+    return _unscored(m) and over is not None and now - over >= m.settings.score_display
 
 
 def _end_overdue(m: BoothMachine, _e: Input, now: float) -> bool:
@@ -184,7 +190,7 @@ def _end_overdue(m: BoothMachine, _e: Input, now: float) -> bool:
 
 
 def _end_overdue_with_call_id(m: BoothMachine, e: Input, now: float) -> bool:
-    return _end_overdue(m, e, now) and bool(m.call.call_id)
+    return _end_overdue(m, e, now) and not _unscored(m)
 
 
 def _score_shown_long_enough(m: BoothMachine, _e: Input, now: float) -> bool:
@@ -659,7 +665,7 @@ class BoothMachine:
         if s is S.SCORING:
             if call.score is not None:
                 return f"Score {call.score} – press the button for the next call"
-            if not call.call_id and call.over_at is not None:
+            if _unscored(self) and call.over_at is not None:
                 return "Call ended – no score for this call"
             return "Call ended – waiting for the score"
         if s is S.ERROR:

@@ -34,15 +34,16 @@ def install_signal_handlers(
 
 
 async def serve(config: Config, api_key: Secret) -> int:
-    from booth.daemon.audio_io import PyAudioMic, PyAudioSpeaker
+    from booth.daemon.audio_io import devices_for
 
+    mic, speaker = devices_for(config)
     # systemd's RuntimeDirectory= (kept across restarts): where a live call is remembered.
     runtime_dir = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
     app = BoothApp(
         config,
         api_key,
-        mic=PyAudioMic(config.audio),
-        speaker=PyAudioSpeaker(config.audio),
+        mic=mic,
+        speaker=speaker,
         state_dir=Path(runtime_dir) if runtime_dir else None,
     )
     remove = install_signal_handlers(asyncio.get_running_loop(), app.request_stop)
@@ -55,7 +56,7 @@ async def serve(config: Config, api_key: Secret) -> int:
 def run_daemon(config: Config, api_key: Secret) -> int:
     """The daemon's whole life; returns the process exit status."""
     setup_logging(config.logging.level, config.logging.target, BOOTH_ID=config.booth.id)
-    register_secret(api_key.reveal())
+    register_secret(api_key.reveal(), pinned=True)
     log_event(
         log,
         logging.INFO,

@@ -17,11 +17,18 @@ class SessionLike(Protocol):
     session_id: str | None
     persona_name: str | None
 
+    @property
+    def sample_rate(self) -> int: ...
+
     def subscribe(self, callback: Callable[[CallEvent], object]) -> Callable[[], None]: ...
 
     async def connect(self) -> None: ...
 
     def mute(self) -> None: ...
+
+    @property
+    def silence_while_muted(self) -> bool:
+        """Muted frames still go out, as silence (the service detects turns itself)."""
 
     def unmute(self) -> None: ...
 
@@ -31,7 +38,7 @@ class SessionLike(Protocol):
 
     def flush_persona_audio(self) -> int: ...
 
-    def persona_audio(self) -> AsyncIterator[bytes]: ...
+    def persona_audio(self, *, turn_ends: bool = False) -> AsyncIterator[bytes]: ...
 
     async def end(self, grace: float = 2.0) -> None: ...
 
@@ -67,7 +74,8 @@ def session_factory_for(
             config.service.drill_key,
             difficulty=config.service.difficulty or None,
             booth_id=config.booth.id,
-            flow=config.service.flow,
+            protocol=config.service.protocol,
+            agent_id=config.service.agent_id or None,
             reconnect_cutoff=config.call.reconnect_cutoff,
             request_timeout=config.service.request_timeout,
             route=route,

@@ -30,13 +30,17 @@ class CallSummary:
     end_reason: str
     error_code: str | None
     score: int | None
+    #: Why there is no score, when there is none: the protocol has none, the service named no
+    #: call, the poll gave up (``timed out``, or the service's code).
+    no_score: str | None = None
 
     def journal_fields(self) -> dict[str, Any]:
         """The record's fields, in this order, named as the journal names them."""
         return {name.upper(): getattr(self, name) for name in FIELD_NAMES}
 
     def headline(self) -> str:
-        score = f", score {self.score}" if self.score is not None else ", no score"
+        why = f" ({self.no_score})" if self.no_score else ""
+        score = f", score {self.score}" if self.score is not None else f", no score{why}"
         return (
             f"call summary: {self.duration_sec} s, ended by {self.end_reason}{score}, "
             f"{self.reconnects} reconnects"

@@ -43,6 +43,7 @@ class Call:
     difficulty: str
     external_user_id: str
     source: str = "roleplay"
+    dialect: str = "booth"  # the protocol the call was made in
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     status: CallStatus = CallStatus.CREATED
     # Recording: exactly what arrived from the rep and what was sent as the persona.

@@ -35,6 +35,8 @@ class SocketFaults:
     flood: bool = False  # persona audio as fast as the socket takes it, not in real time
     end_after: float | None = None  # end the session from the server side …
     end_reason: str = "agent_disconnected"  # … with this session_ended reason
+    error_after: float | None = None  # a fatal `error` then a close (the dialect's code) …
+    error_code: str = "internal_error"  # … with this code
     hide_call_id: bool = False  # `connected` names no callId (a service that gives none)
     once: bool = True  # drop/blackhole only the first socket of a call, so a resume works
 

@@ -18,17 +18,16 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from booth.devserver.calls import Call, CallStatus, PersonaLine, Watch
 from booth.devserver.faults import MALFORMED_MESSAGES, UNKNOWN_MESSAGES, SocketFaults
+from booth.devserver.modes import BOOTH, CALL_RATE, Mode
 from booth.devserver.settings import Settings
 from booth.devserver.turns import RepTurn, TurnDetector
 from booth.devserver.voice import Voice
 from booth.logs import log_event, register_secret
-from booth.protocol.codec import encode_server, parse_client
 from booth.protocol.messages import (
     FEATURE_END,
     FEATURE_INTERRUPTION,
     FEATURE_RESUME,
     FEATURE_TURN_END,
-    FRAME_BYTES,
     AgentReady,
     AgentStartTalking,
     AgentStopTalking,
@@ -38,17 +37,19 @@ from booth.protocol.messages import (
     End,
     Interruption,
     ProtocolError,
+    Reserved,
     Resume,
     Resumed,
     ServerError,
     ServerEvent,
     SessionEnded,
+    TextInput,
+    Transcript,
     TurnEnd,
     Unknown,
 )
 
 FEATURES = frozenset({FEATURE_TURN_END, FEATURE_END, FEATURE_RESUME, FEATURE_INTERRUPTION})
-FRAME_S = FRAME_BYTES / 2 / 16000
 TICK_S = 0.05
 # A close frame with these codes is the client hanging up on purpose (the seed-003 page just
 # closes); anything else (1006, 1011 keepalive timeout, no close at all) may be resumed.
@@ -88,8 +89,15 @@ class LiveCall:
         global_faults: Callable[[], SocketFaults],
         resume_tokens: dict[str, str],
         on_ended: Callable[[Call], None],
+        mode: Mode = BOOTH,
     ) -> None:
         self.call = call
+        self.mode = mode
+        self.codec = mode.codec()
+        self._inbound = mode.inbound()
+        self._outbound = mode.outbound()
+        self._ready = False  # the session is set up: client messages are taken
+        self._persona_started = False
         self.settings = settings
         self.voice = voice
         self.watch = watch
@@ -144,11 +152,15 @@ class LiveCall:
             return False
         return True
 
-    async def send(self, event: ServerEvent) -> bool:
-        sock = self._socket
+    async def send(self, event: ServerEvent, sock: _Socket | None = None) -> bool:
+        """Send ``event`` as the dialect spells it (True when it has no such message)."""
+        sock = sock or self._socket
         if sock is None:
             return False
-        return await self._send_raw(sock, encode_server(event))
+        for message in self.codec.encode(event):
+            if not await self._send_raw(sock, message):
+                return False
+        return True
 
     def _new_resume_token(self) -> str:
         if self.resume_token is not None:
@@ -174,22 +186,42 @@ class LiveCall:
         sock = _Socket(ws, request, self.call.sockets)
         self._socket = sock
         self._dropped_at = None
+        if not self._finished:
+            self.call.status = CallStatus.LIVE
         if resumed:
             self.call.resumes += 1
-            await self._send_raw(sock, encode_server(Resumed(self._new_resume_token())))
+            await self.send(Resumed(self._new_resume_token()), sock)
+            await self._attach(sock, resumed=True)
         else:
             self.t0 = time.monotonic()
+            if self.mode.setup_delay > 0:
+                # The service sets the session up meanwhile; messages before it are refused.
+                self._tasks.append(asyncio.create_task(self._open_later(sock)))
+            else:
+                await self._attach(sock, resumed=False)
+        try:
+            await self._read(sock)
+        finally:
+            await self._detach(sock)
+
+    async def _open_later(self, sock: _Socket) -> None:
+        await asyncio.sleep(self.mode.setup_delay)
+        if sock is self._socket and not self._finished:
+            await self._attach(sock, resumed=False)
+
+    async def _attach(self, sock: _Socket, *, resumed: bool) -> None:
+        if not resumed:
             connected = Connected(
                 session_id=self.call.session_id,
                 call_id=None if self.faults.hide_call_id else self.call.call_id,
-                resume_token=self._new_resume_token(),
+                resume_token=self._new_resume_token() if self.mode.resume else None,
                 persona_name=self.call.drill.persona_name,
+                sample_rate=self.mode.wire_rate,
                 features=FEATURES,
             )
-            await self._send_raw(sock, encode_server(connected))
-            await self._send_raw(sock, encode_server(AgentReady()))
-        if not self._finished:
-            self.call.status = CallStatus.LIVE
+            await self.send(connected, sock)
+            await self.send(AgentReady(), sock)
+        self._ready = True
         log_event(
             _log,
             logging.INFO,
@@ -206,8 +238,9 @@ class LiveCall:
         extra.extend(faults.inject)
         for message in extra:
             await self._send_raw(sock, message)
-        if not self._tasks and not self._finished:
-            self._tasks = [
+        if not self._persona_started and not self._finished:
+            self._persona_started = True
+            self._tasks += [
                 asyncio.create_task(self._speaker(), name=f"speaker {self.call.call_id}"),
                 asyncio.create_task(self._ticker(), name=f"ticker {self.call.call_id}"),
             ]
@@ -215,10 +248,6 @@ class LiveCall:
                 self._lines.put_nowait(self.call.drill.opening)
         self._attached.set()
         self.watch.changed()
-        try:
-            await self._read(sock)
-        finally:
-            await self._detach(sock)
 
     async def _read(self, sock: _Socket) -> None:
         # Read until the socket closes, even once the call has ended: returning would make
@@ -228,22 +257,26 @@ class LiveCall:
             if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
                 code = sock.ws.close_code
                 if msg.type == WSMsgType.CLOSE and code in CLEAN_CLOSE_CODES and not sock.dropped:
-                    await self.end("session_closed", notify=False)
+                    hangup = "session_closed" if self.mode.resume else self.mode.drop_reason
+                    await self.end(hangup, notify=False)
                 return
             if sock.blackholed or sock is not self._socket:
                 continue
-            if msg.type == WSMsgType.BINARY:
-                self._on_event(sock, parse_client(msg.data, frame_bytes=FRAME_BYTES), msg.data)
-            elif msg.type == WSMsgType.TEXT:
-                event = parse_client(msg.data)
-                if isinstance(event, End):
-                    await self.end("client_requested")
-                    return
-                self._on_event(sock, event, None)
+            if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
+                continue
+            event = self.codec.parse(msg.data)
+            if not self._ready:
+                self._client_error(sock, "no_session", "the session is not ready yet")
+            elif isinstance(event, End):
+                await self.end("client_requested")
+                return
+            else:
+                self._on_event(sock, event)
 
-    def _on_event(self, sock: _Socket, event: Any, raw: bytes | None) -> None:
+    def _on_event(self, sock: _Socket, event: Any) -> None:
         match event:
-            case Audio(pcm=pcm):
+            case Audio(pcm=wire):
+                pcm = self._inbound(wire)
                 self.call.rep_audio.extend(pcm)
                 self.call.frames_received += 1
                 if self.detector.frame(pcm, self.now()):
@@ -255,31 +288,46 @@ class LiveCall:
                 turn = self.detector.turn_end()
                 if turn is not None:
                     self._on_rep_turn(turn)
+            case TextInput(text=text):
+                # Text in place of speech: a rep turn like any other.
+                turn = self.detector.turn_end()
+                if turn is not None:
+                    self._on_rep_turn(turn)
+                now = self.now()
+                self._on_rep_turn(RepTurn(now, now, 0.0))
+                self._spawn_send(sock, Transcript("user", text))
+            case Reserved():
+                pass  # accepted and without effect, as the dialect defines it
             case Unknown(type=kind):
-                if kind not in self._unknown_seen:
+                if self.mode.unknown_is_error:
+                    self._client_error(sock, self.mode.bad_message, f"unknown type {kind!r}")
+                elif kind not in self._unknown_seen:
                     self._unknown_seen.add(kind)
                     log_event(_log, logging.INFO, f"ignored client message type {kind!r}")
             case ProtocolError(problem=problem):
-                self._client_error(sock, "PROTOCOL_ERROR", problem)
+                self._client_error(sock, self.mode.bad_message, problem)
             case Auth() | Resume():
-                self._client_error(sock, "PROTOCOL_ERROR", "already authenticated")
+                self._client_error(sock, self.mode.bad_message, "already authenticated")
+
+    def _spawn_send(self, sock: _Socket, event: ServerEvent) -> None:
+        self._tasks.append(asyncio.create_task(self.send(event, sock)))
 
     def _client_error(self, sock: _Socket, code: str, message: str) -> None:
         self.call.bad_messages += 1
         self.watch.changed()
         if sock.errors_sent < MAX_ERRORS_PER_SOCKET:
             sock.errors_sent += 1
-            task = asyncio.create_task(
-                self._send_raw(sock, encode_server(ServerError(code, message)))
-            )
-            self._tasks.append(task)
+            self._spawn_send(sock, ServerError(code, message))
 
     async def _detach(self, sock: _Socket) -> None:
         if self._socket is not sock:
             return  # replaced by a resumed socket
         self._socket = None
         self._attached.clear()
-        if self.call.status is CallStatus.LIVE and not self._finished:
+        if not self.mode.resume and not self._finished:
+            # No resume in this dialect: the call cannot outlive its socket.
+            await self.end(self.mode.drop_reason, notify=False)
+        elif self.call.status is CallStatus.LIVE and not self._finished:
             # Not a hang-up: keep the call for the resume window.
             self.call.status = CallStatus.SUSPENDED
             self._dropped_at = time.monotonic()
@@ -307,6 +355,10 @@ class LiveCall:
         reply = self.call.drill.script(self.call.difficulty).reply(self._reply_index)
         self._reply_index += 1
         self._lines.put_nowait(reply)
+        sock = self._socket
+        if self.mode.transcripts and sock is not None:
+            number = len(self.call.rep_turns)
+            self._spawn_send(sock, Transcript("user", f"(rep turn {number})"))
         self.watch.changed()
 
     async def _speaker(self) -> None:
@@ -330,11 +382,15 @@ class LiveCall:
         self._barge_in.clear()
         self._speaking = True
         await self.send(AgentStartTalking())
+        if self.mode.transcripts:
+            await self.send(Transcript("assistant", text.split(" ", maxsplit=1)[0], final=False))
         self.watch.changed()
         loop = asyncio.get_running_loop()
         deadline = loop.time()
+        chunk = round(CALL_RATE * self.mode.chunk_s) * 2
+        spoken = 0
         try:
-            for offset in range(0, len(pcm), FRAME_BYTES):
+            for offset in range(0, len(pcm), chunk):
                 if self._barge_in.is_set():
                     line.interrupted = True
                     self.call.interruptions += 1
@@ -343,13 +399,15 @@ class LiveCall:
                 if not self._attached.is_set():
                     await self._attached.wait()  # suspended: carry on after the resume
                     deadline = loop.time()
-                frame = pcm[offset : offset + FRAME_BYTES]
-                if await self.send(Audio(frame)):
+                frame = pcm[offset : offset + chunk]
+                wire = self._outbound(frame)
+                if wire and await self.send(Audio(wire)):
                     self.call.persona_audio.extend(frame)
                     self.call.frames_sent += 1
+                    spoken += len(frame)
                     self.watch.changed()
                 if not self.faults.flood:
-                    deadline += len(frame) / 2 / 16000
+                    deadline += len(frame) / 2 / CALL_RATE / self.mode.speed
                     delay = deadline - loop.time()
                     if delay > 0:
                         await asyncio.sleep(delay)
@@ -361,6 +419,11 @@ class LiveCall:
             self._speaking = False
             line.end = self.now()
         await self.send(AgentStopTalking())
+        if self.mode.transcripts:
+            # What the rep heard: an interruption truncates the line.
+            words = text.split(" ")
+            heard = words[: max(1, round(len(words) * spoken / max(1, len(pcm))))]
+            await self.send(Transcript("assistant", " ".join(heard)))
         self.watch.changed()
 
     @property
@@ -386,10 +449,14 @@ class LiveCall:
                 if end_after is not None and age >= end_after:
                     await self.end(self.faults.end_reason)
                     return
-            if self._dropped_at is not None and (
-                time.monotonic() - self._dropped_at > self.settings.resume_window
-            ):
-                await self.end("network_lost", notify=False)
+                error_after = self.faults.error_after
+                if error_after is not None and age >= error_after:
+                    await self.fail(self.faults.error_code, "injected fatal error")
+                    return
+            window = self.settings.resume_window if self.mode.resume else 0.0
+            if self._dropped_at is not None and time.monotonic() - self._dropped_at > window:
+                lost = "network_lost" if self.mode.resume else self.mode.drop_reason
+                await self.end(lost, notify=False)
                 return
 
     def _socket_faults(self, sock: _Socket) -> None:
@@ -419,6 +486,18 @@ class LiveCall:
 
     # ── the end ───────────────────────────────────────────────────────────────
 
+    async def fail(self, code: str, message: str) -> None:
+        """A fatal error: ``error``, then close with the dialect's code (no session end)."""
+        sock = self._socket
+        if sock is not None and not self._finished:
+            await self.send(ServerError(code, message), sock)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    sock.ws.close(code=self.mode.fatal_close, message=code.encode()[:100]),
+                    self.settings.send_timeout,
+                )
+        await self.end(code, notify=False)
+
     async def end(self, reason: str, *, notify: bool = True) -> None:
         """End the call (once): tell the client why, close, and hand the call to scoring."""
         if self._finished:
@@ -439,7 +518,7 @@ class LiveCall:
         sock = self._socket
         if sock is not None:
             if notify:
-                await self._send_raw(sock, encode_server(SessionEnded(reason)))
+                await self.send(SessionEnded(reason), sock)
             if sock.blackholed:
                 sock.abort()
             else:

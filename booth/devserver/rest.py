@@ -10,15 +10,16 @@ import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from booth.devserver.calls import CallStatus, iso
 from booth.devserver.drills import DIFFICULTIES
-from booth.devserver.tokens import KIND_SDK, KIND_SESSION, TokenProblem
+from booth.devserver.tokens import KIND_ATOMS, KIND_SDK, KIND_SESSION, TokenProblem
 from booth.logs import log_event, register_secret
+from booth.protocol.dialects.atoms import CONNECT_PATH, CONVERSATION_PATH, RATE, REGISTER_PATH
 
 if TYPE_CHECKING:
     from booth.devserver.server import DevServer
@@ -34,6 +35,10 @@ CORS_HEADERS = {
 STATUS_CODES = {429: "RATE_LIMITED", 503: "SERVICE_UNAVAILABLE", 500: "INTERNAL_ERROR"}
 MAX_LIST_LIMIT = 100
 DEFAULT_LIST_LIMIT = 20
+
+SEED003_WS_PATH = "/seed003/ws"
+WEBSOCKET_PATHS = frozenset({"/ws", SEED003_WS_PATH, CONNECT_PATH})
+ATOMS_TOKEN_LIFETIME = 30  # seconds, as the service grants
 
 SERVER_KEY: web.AppKey[DevServer] = web.AppKey("devserver")
 _log = logging.getLogger("booth.devserver.rest")
@@ -52,15 +57,21 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def error_response(request_id: str, err: ApiError) -> web.Response:
-    body = {"error": {"code": err.code, "message": err.message, "requestId": request_id}}
+ATOMS_PREFIX = "/atoms/"
+
+
+def error_response(request_id: str, err: ApiError, *, atoms: bool = False) -> web.Response:
+    if atoms:  # the Atoms envelope: no code, a list of messages
+        body: dict[str, Any] = {"status": False, "errors": [err.message]}
+    else:
+        body = {"error": {"code": err.code, "message": err.message, "requestId": request_id}}
     return web.json_response(body, status=err.status, headers=err.headers)
 
 
 @web.middleware
 async def athos_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     server = request.app[SERVER_KEY]
-    if request.path == "/ws":
+    if request.path in WEBSOCKET_PATHS:
         return await handler(request)
     request_id = "req_" + secrets.token_hex(8)
     if request.method == "OPTIONS":
@@ -80,6 +91,7 @@ async def _answer(
     if faults.delay > 0:
         await asyncio.sleep(faults.delay)
     status = faults.take()
+    atoms = request.path.startswith(ATOMS_PREFIX)
     try:
         if status is not None:
             code = STATUS_CODES.get(status, "INTERNAL_ERROR")
@@ -87,14 +99,15 @@ async def _answer(
             raise ApiError(status, code, f"injected fault: HTTP {status}", headers)
         return await handler(request)
     except ApiError as err:
-        return error_response(request_id, err)
+        return error_response(request_id, err, atoms=atoms)
     except web.HTTPException as exc:
         code = "NOT_FOUND" if exc.status == 404 else "INVALID_REQUEST"
-        return error_response(request_id, ApiError(exc.status, code, exc.reason))
+        return error_response(request_id, ApiError(exc.status, code, exc.reason), atoms=atoms)
     except Exception:
         log_event(_log, logging.ERROR, "request failed", EVENT="internal_error")
         _log.exception("unhandled error in %s %s", request.method, request.path)
-        return error_response(request_id, ApiError(500, "INTERNAL_ERROR", "internal error"))
+        error = ApiError(500, "INTERNAL_ERROR", "internal error")
+        return error_response(request_id, error, atoms=atoms)
 
 
 # ── auth ──────────────────────────────────────────────────────────────────────
@@ -141,8 +154,8 @@ def _token_error(problem: TokenProblem) -> ApiError:
     return ApiError(401, problem.code, problem.message)
 
 
-def _ws_url(request: web.Request) -> str:
-    return f"ws://{request.host}/ws"
+def _ws_url(request: web.Request, path: str = "/ws") -> str:
+    return f"ws://{request.host}{path}"
 
 
 # ── endpoints ─────────────────────────────────────────────────────────────────
@@ -214,27 +227,22 @@ async def redeem_session(request: web.Request) -> web.Response:
 
 
 async def sdk_token(request: web.Request) -> web.Response:
+    """Seed 003's token endpoint: the page sends no body, and the seed defines none."""
     server = request.app[SERVER_KEY]
     require_api_key(server, request)
     body = await _json_body(request, optional=True)
-    drill_key, difficulty = _drill_choice(server, body, required=False)
-    if drill_key not in server.drills:
-        raise ApiError(400, "DRILL_NOT_FOUND", f"no drill {drill_key!r}")
-    user = body.get("externalUserId", "sdk")
-    if not isinstance(user, str) or not user:
-        raise ApiError(400, "INVALID_REQUEST", "externalUserId must be a non-empty string")
-    token, _ = server.tokens.issue(
-        KIND_SDK, user, server.settings.token_lifetime, drillKey=drill_key, difficulty=difficulty
-    )
+    if body:
+        raise ApiError(400, "INVALID_REQUEST", "seed 003 defines no request body here")
+    token, _ = server.tokens.issue(KIND_SDK, "sdk", server.settings.token_lifetime)
     register_secret(token)
-    return web.json_response({"token": token, "ws_url": _ws_url(request)})
+    return web.json_response({"token": token, "ws_url": _ws_url(request, SEED003_WS_PATH)})
 
 
 async def get_call(request: web.Request) -> web.Response:
     server = request.app[SERVER_KEY]
     require_api_key(server, request)
     call = server.calls.get(request.match_info["call_id"])
-    if call is None or call.status is not CallStatus.SCORED:
+    if call is None or call.status is not CallStatus.SCORED or call.dialect != "booth":
         raise ApiError(404, "CALL_NOT_FOUND", "no scored call with this id (yet)")
     return web.json_response(call.record())
 
@@ -285,6 +293,7 @@ async def list_calls(request: web.Request) -> web.Response:
             (iso(call.created_at), call.call_id, call)
             for call in server.calls.values()
             if call.status is CallStatus.SCORED
+            and call.dialect == "booth"
             and (since is None or call.created_at >= since)
             and (source is None or call.source == source)
         ),
@@ -303,3 +312,89 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/external/v1/calls", list_calls)
     app.router.add_get("/api/external/v1/calls/{call_id}", get_call)
     app.router.add_post("/api/v1/sdk/token", sdk_token)
+    app.router.add_post(REGISTER_PATH, atoms_register_call)
+    app.router.add_get(CONVERSATION_PATH + "{call_id}", atoms_conversation)
+
+
+# ── Atoms (register-call, conversation log) ───────────────────────────────────
+
+
+def _atoms_variables(body: dict[str, Any]) -> dict[str, str | int | float | bool]:
+    variables = body.get("variables", {})
+    if not isinstance(variables, dict) or not all(
+        isinstance(k, str) and isinstance(v, str | int | float | bool) for k, v in variables.items()
+    ):
+        raise ApiError(
+            400, "INVALID_REQUEST", "variables must map names to strings, numbers or booleans"
+        )
+    return variables
+
+
+async def atoms_register_call(request: web.Request) -> web.Response:
+    """A short-lived, single-use ``wct_`` token; the agent is one of the server's drills and a
+    ``difficulty`` variable picks its difficulty."""
+    server = request.app[SERVER_KEY]
+    require_api_key(server, request)
+    body = await _json_body(request)
+    agent_id = body.get("agent_id")
+    if not isinstance(agent_id, str) or not agent_id:
+        raise ApiError(400, "INVALID_REQUEST", "agent_id is required")
+    mode = body.get("mode", "webcall")
+    if mode not in ("webcall", "chat"):
+        raise ApiError(400, "INVALID_REQUEST", "mode must be webcall or chat")
+    if mode == "chat":
+        raise ApiError(400, "INVALID_REQUEST", "this devserver speaks webcall only")
+    variables = _atoms_variables(body)
+    if agent_id not in server.drills:
+        raise ApiError(404, "NOT_FOUND", "Agent not found")
+    difficulty = variables.get("difficulty", "")
+    if difficulty not in ("", *DIFFICULTIES):
+        raise ApiError(
+            400, "INVALID_REQUEST", f"difficulty must be one of {', '.join(DIFFICULTIES)}"
+        )
+    token, _ = server.tokens.issue(
+        KIND_ATOMS, "atoms", ATOMS_TOKEN_LIFETIME, drillKey=agent_id, difficulty=difficulty
+    )
+    access = "wct_" + token
+    register_secret(access)
+    register_secret(token)
+    data = {"access_token": access, "expires_in": ATOMS_TOKEN_LIFETIME, "sample_rate": RATE}
+    return web.json_response({"status": True, "data": data}, status=201)
+
+
+_ATOMS_STATUS = {
+    CallStatus.CREATED: "in_progress",
+    CallStatus.LIVE: "in_progress",
+    CallStatus.SUSPENDED: "in_progress",
+    CallStatus.SCORING: "processing",
+    CallStatus.SCORED: "completed",
+}
+
+
+async def atoms_conversation(request: web.Request) -> web.Response:
+    """The conversation log: status, duration, transcript; the devserver's score stays inside."""
+    server = request.app[SERVER_KEY]
+    require_api_key(server, request)
+    call = server.calls.get(request.match_info["call_id"])
+    if call is None or call.dialect != "atoms":
+        raise ApiError(404, "NOT_FOUND", "Conversation not found")
+    started = call.created_at
+    transcript = [
+        {
+            "role": "agent" if entry["role"] == "beneficiary" else "user",
+            "content": entry["content"],
+            "timestamp": iso(started + timedelta(seconds=entry["startTime"])),
+        }
+        for entry in call.transcript()
+    ]
+    data = {
+        "_id": call.session_id.replace("-", "")[:24],
+        "callId": call.call_id,
+        "status": _ATOMS_STATUS[call.status],
+        "duration": round(call.duration_s, 1),
+        "type": "webcall",
+        "recordingUrl": "",
+        "transcript": transcript,
+        "variables": {"difficulty": call.difficulty},
+    }
+    return web.json_response({"status": True, "data": data})

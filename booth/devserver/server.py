@@ -14,6 +14,8 @@ import contextlib
 import functools
 import logging
 import secrets
+import time
+import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
@@ -25,15 +27,18 @@ from booth.devserver.calls import Call, CallStatus, Watch
 from booth.devserver.drills import DEFAULT_DRILLS_DIR, Drill, load_drills
 from booth.devserver.faults import Faults, SocketFaults
 from booth.devserver.live import LiveCall
+from booth.devserver.modes import ATOMS, BOOTH, SEED003, Mode
 from booth.devserver.rest import SERVER_KEY, add_routes, athos_middleware
 from booth.devserver.scoring import measure, score
 from booth.devserver.settings import Settings
-from booth.devserver.tokens import KIND_SDK, KIND_TICKET, TokenIssuer, TokenProblem
+from booth.devserver.tokens import KIND_ATOMS, KIND_SDK, KIND_TICKET, TokenIssuer, TokenProblem
 from booth.devserver.voice import Voice
 from booth.devserver.webhook_sender import WebhookSender
 from booth.logs import log_event, register_secret
-from booth.protocol.codec import encode_server, parse_client
+from booth.protocol.dialects.atoms import CONNECT_PATH
 from booth.protocol.messages import Auth, Resume, ServerError
+
+SEED003_WS_PATH = "/seed003/ws"
 
 _log = logging.getLogger("booth.devserver")
 
@@ -64,7 +69,7 @@ class DevServer:
     ) -> None:
         self.api_keys: set[str] = set(api_keys)
         for key in self.api_keys:
-            register_secret(key)
+            register_secret(key, pinned=True)
         # Tenant knobs behind the 401/403/503 codes; tests flip them at run time.
         self.revoked_keys: set[str] = set()
         self.allowed_ips: set[str] | None = None
@@ -108,6 +113,8 @@ class DevServer:
         app[SERVER_KEY] = self
         add_routes(app)
         app.router.add_get("/ws", self._websocket)
+        app.router.add_get(SEED003_WS_PATH, self._seed003_websocket)
+        app.router.add_get(CONNECT_PATH, self._atoms_websocket)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -153,6 +160,10 @@ class DevServer:
     @property
     def ws_url(self) -> str:
         return self.url.replace("http://", "ws://", 1) + "/ws"
+
+    @property
+    def seed003_ws_url(self) -> str:
+        return self.url.replace("http://", "ws://", 1) + SEED003_WS_PATH
 
     # ── test helpers ──────────────────────────────────────────────────────────
 
@@ -202,15 +213,22 @@ class DevServer:
     # ── calls ─────────────────────────────────────────────────────────────────
 
     def create_call(
-        self, drill_key: str, difficulty: str, user: str, *, with_ticket: bool
+        self, drill_key: str, difficulty: str, user: str, *, with_ticket: bool, mode: Mode = BOOTH
     ) -> tuple[Call, str | None]:
         drill = self.drills[drill_key]
+        if mode is ATOMS:
+            call_id = f"CALL-{int(time.time() * 1000)}-{secrets.token_hex(3)}"
+            session_id = str(uuid.uuid4())
+        else:  # a seed-003 call never learns its id; the server still keeps one
+            call_id = f"{'athos' if mode is BOOTH else mode.name}_call_{secrets.token_hex(10)}"
+            session_id = "ext_" + secrets.token_hex(10)
         call = Call(
-            call_id="athos_call_" + secrets.token_hex(10),
-            session_id="ext_" + secrets.token_hex(10),
+            call_id=call_id,
+            session_id=session_id,
             drill=drill,
             difficulty=difficulty or drill.default_difficulty,
             external_user_id=user,
+            dialect=mode.name,
         )
         self.calls[call.call_id] = call
         ticket = None
@@ -260,9 +278,10 @@ class DevServer:
             old.rep_audio = bytearray()
             old.persona_audio = bytearray()
 
-    def _live_call(self, call: Call) -> LiveCall:
+    def _live_call(self, call: Call, mode: Mode = BOOTH) -> LiveCall:
         live = LiveCall(
             call,
+            mode=mode,
             settings=self.settings,
             voice=self.voice,
             watch=self.watch,
@@ -289,7 +308,7 @@ class DevServer:
             if msg.type == WSMsgType.BINARY:
                 await self._refuse(ws, "INVALID_REQUEST", 'the first message must be {"token"}')
             return ws
-        event = parse_client(msg.data)
+        event = BOOTH.codec().parse(msg.data)
         if isinstance(event, Auth):
             live = await self._authenticate(ws, event.token)
             if live is not None:
@@ -304,43 +323,91 @@ class DevServer:
             )
         return ws
 
-    async def _refuse(self, ws: web.WebSocketResponse, code: str, message: str) -> None:
+    async def _seed003_websocket(self, request: web.Request) -> web.StreamResponse:
+        """Seed 003 as published: ``{"token"}`` first, then binary frames; nothing else."""
+        ws = web.WebSocketResponse(heartbeat=None, autoping=True, max_msg_size=256 * 1024)
+        await ws.prepare(request)
+        try:
+            msg = await asyncio.wait_for(ws.receive(), self.settings.auth_timeout)
+        except TimeoutError:
+            await self._refuse(ws, "AUTH_TIMEOUT", "no token within the time limit", SEED003)
+            return ws
+        if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+            return ws
+        event = SEED003.codec().parse(msg.data)
+        if not isinstance(event, Auth):
+            await self._refuse(
+                ws, "INVALID_REQUEST", 'the first message must be {"token"}', SEED003
+            )
+            return ws
+        live = await self._admit_sdk(ws, event.token)
+        if live is not None:
+            await live.serve(ws, request, resumed=False)
+        return ws
+
+    async def _atoms_websocket(self, request: web.Request) -> web.StreamResponse:
+        """The Atoms Agent WebSocket: a single-use ``wct_`` token in the query, checked before
+        the upgrade (401, as the service answers); JSON events after."""
+        token = request.query.get("token", "")
+        try:
+            if not token.startswith("wct_"):
+                raise TokenProblem("INVALID_TOKEN", "Unauthorized: a wct_ token is required")
+            claims = self.tokens.check(token.removeprefix("wct_"), KIND_ATOMS)
+        except TokenProblem as problem:
+            body = {"status": False, "errors": [problem.message]}
+            return web.json_response(body, status=401)
+        self.tokens.spend(claims)
+        ws = web.WebSocketResponse(heartbeat=None, autoping=True, max_msg_size=256 * 1024)
+        await ws.prepare(request)
+        if self.max_live_calls is not None and self.live_call_count() >= self.max_live_calls:
+            await self._refuse(ws, "503", "no agent is free; try again shortly", ATOMS)
+            return ws
+        drill_key = str(claims.extra.get("drillKey"))
+        difficulty = str(claims.extra.get("difficulty") or "")
+        call, _ = self.create_call(
+            drill_key, difficulty, claims.subject, with_ticket=False, mode=ATOMS
+        )
+        await self._live_call(call, ATOMS).serve(ws, request, resumed=False)
+        return ws
+
+    async def _refuse(
+        self, ws: web.WebSocketResponse, code: str, message: str, mode: Mode = BOOTH
+    ) -> None:
+        """An error in the dialect's words, then its close code for a fatal failure."""
+        close = WSCloseCode.POLICY_VIOLATION if mode is BOOTH else mode.fatal_close
         with contextlib.suppress(Exception):
-            await ws.send_str(str(encode_server(ServerError(code, message))))
+            for wire in mode.codec().encode(ServerError(code, message)):
+                await ws.send_str(str(wire))
             await asyncio.wait_for(
-                ws.close(code=WSCloseCode.POLICY_VIOLATION, message=code.encode()),
-                self.settings.send_timeout,
+                ws.close(code=close, message=code.encode()), self.settings.send_timeout
             )
 
     async def _authenticate(self, ws: web.WebSocketResponse, token: str) -> LiveCall | None:
         try:
             claims = self.tokens.check(token, KIND_TICKET)
-        except TokenProblem as ticket_problem:
-            if ticket_problem.code != "INVALID_TOKEN":
-                await self._refuse(ws, ticket_problem.code, ticket_problem.message)
-                return None
-            try:
-                claims = self.tokens.check(token, KIND_SDK)
-            except TokenProblem as problem:
-                await self._refuse(ws, problem.code, problem.message)
-                return None
+        except TokenProblem as problem:
+            await self._refuse(ws, problem.code, problem.message)
+            return None
         self.tokens.spend(claims)
-        if claims.kind == KIND_TICKET:
-            call = self.calls.get(str(claims.extra.get("callId")))
-            if call is None or call.status is not CallStatus.CREATED:
-                await self._refuse(ws, "TOKEN_ALREADY_USED", "this call has already started")
-                return None
-        else:
-            drill_key = str(claims.extra.get("drillKey") or self.settings.default_drill)
-            if drill_key not in self.drills:
-                await self._refuse(ws, "DRILL_NOT_FOUND", f"no drill {drill_key!r}")
-                return None
-            if self.max_live_calls is not None and self.live_call_count() >= self.max_live_calls:
-                await self._refuse(ws, "SERVICE_UNAVAILABLE", "no persona is free")
-                return None
-            difficulty = str(claims.extra.get("difficulty") or "")
-            call, _ = self.create_call(drill_key, difficulty, claims.subject, with_ticket=False)
+        call = self.calls.get(str(claims.extra.get("callId")))
+        if call is None or call.status is not CallStatus.CREATED:
+            await self._refuse(ws, "TOKEN_ALREADY_USED", "this call has already started")
+            return None
         return self._live_call(call)
+
+    async def _admit_sdk(self, ws: web.WebSocketResponse, token: str) -> LiveCall | None:
+        try:
+            claims = self.tokens.check(token, KIND_SDK)
+        except TokenProblem as problem:
+            await self._refuse(ws, problem.code, problem.message, SEED003)
+            return None
+        self.tokens.spend(claims)
+        if self.max_live_calls is not None and self.live_call_count() >= self.max_live_calls:
+            await self._refuse(ws, "SERVICE_UNAVAILABLE", "no persona is free", SEED003)
+            return None
+        drill_key = self.settings.default_drill  # seed 003 has no place to name a drill
+        call, _ = self.create_call(drill_key, "", claims.subject, with_ticket=False, mode=SEED003)
+        return self._live_call(call, SEED003)
 
     async def _resume(self, ws: web.WebSocketResponse, resume_token: str) -> LiveCall | None:
         call_id = self._resume_tokens.get(resume_token)

@@ -13,6 +13,7 @@ import jwt
 KIND_SESSION = "session"  # POST /api/external/v1/session → redeemed at roleplay/session
 KIND_TICKET = "ticket"  # connectionTicket → redeemed by the WebSocket's first message
 KIND_SDK = "sdk"  # POST /api/v1/sdk/token → redeemed by the WebSocket's first message
+KIND_ATOMS = "atoms"  # register-call's wct_ token → redeemed by the Agent WebSocket's URL
 
 
 class TokenProblem(Exception):

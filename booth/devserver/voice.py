@@ -7,6 +7,7 @@ Rendering runs espeak-ng as a subprocess (text on stdin, never argv) and caches 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import shutil
@@ -129,10 +130,13 @@ class Voice:
         )
         try:
             out, err = await asyncio.wait_for(proc.communicate(text.encode("utf-8")), 20)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-            raise
+        finally:
+            # Also on cancellation (the server stopping mid-line): a child left unreaped is
+            # collected later on a closed loop, which breaks whatever test runs then.
+            if proc.returncode is None:
+                proc.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    await asyncio.shield(proc.wait())
         if proc.returncode != 0:
             raise ValueError(f"exit {proc.returncode}: {err.decode(errors='replace')[:200]}")
         rate, pcm = parse_wav(out)

@@ -8,6 +8,7 @@ and say so.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import math
@@ -127,7 +128,7 @@ def check_credential(ctx: Context) -> list[Check]:
         return [
             Check("credential", "fail", f"{path}: must hold one API key on one line", provision)
         ]
-    register_secret(text)
+    register_secret(text, pinned=True)
     ctx.key = Secret(text)
     if origin == "LoadCredential source" and st.st_uid != 0:
         return [
@@ -434,48 +435,46 @@ def _root_cause(exc: BaseException) -> BaseException:
 
 
 def check_mint(ctx: Context) -> list[Check]:
-    """POST /api/external/v1/session: proves the key works. The token is never shown."""
+    """POST /api/external/v1/session: proves the key works. The token is never shown; the
+    booth's own REST client does it, so the service's answer has the booth's limits and its text
+    is cleaned before it is shown."""
     if ctx.config is None or ctx.key is None:
         return [Check("mint", "skip", "needs a valid config and API key")]
-    import httpx
+    from booth.transport.rest import RestClient, RestError, RetryPolicy, SessionToken
 
-    url = ctx.config.service.api_url.rstrip("/") + "/api/external/v1/session"
+    config, key = ctx.config, ctx.key
+
+    async def mint() -> SessionToken:
+        async with RestClient(
+            config.service.api_url, key, timeout=ctx.timeout, retry=RetryPolicy(attempts=1)
+        ) as rest:
+            return await rest.mint(config.booth.id)
+
     try:
-        with httpx.Client(timeout=ctx.timeout, verify=True, trust_env=False) as client:
-            response = client.post(
-                url,
-                json={"externalUserId": ctx.config.booth.id},
-                headers={"Authorization": f"Bearer {ctx.key.reveal()}"},
-            )
-    except httpx.HTTPError as exc:
-        return [Check("mint", "fail", f"request failed: {exc.__class__.__name__}", "see reach")]
-    request_id = response.headers.get("x-athos-request-id", "")
-    rid = f" (request {request_id})" if request_id else ""
-    if response.status_code == 200:
-        try:
-            body = response.json()
-            ok = isinstance(body, dict) and isinstance(body.get("token"), str)
-        except ValueError:
-            ok = False
-        if ok:
-            register_secret(body["token"])
-            expires = body.get("expiresAt") or "unknown"
-            return [Check("mint", "pass", f"minted a session token, expires {expires}{rid}")]
-        return [
-            Check("mint", "fail", f"HTTP 200 without a token{rid}", "is api_url the voice service?")
-        ]
-    code = ""
-    with contextlib.suppress(ValueError, AttributeError, TypeError):
-        code = str(response.json()["error"]["code"])
-    fixes = {
-        "INVALID_API_KEY": "the key is wrong: install the right one with scripts/provision",
-        "API_KEY_REVOKED": "the key was revoked: get a new key and run scripts/provision",
-        "IP_NOT_ALLOWED": "add this site's public IP to the tenant's allow list",
-        "TENANT_INACTIVE": "the tenant is inactive: contact the service owner",
-        "TENANT_QUOTA_EXCEEDED": "the tenant is out of quota: contact the service owner",
-    }
-    fix = fixes.get(code, "see the service's status, and the request id, with its owner")
-    return [Check("mint", "fail", f"HTTP {response.status_code} {code or ''}{rid}".strip(), fix)]
+        token = asyncio.run(mint())
+    except RestError as exc:
+        rid = f" (request {exc.request_id})" if exc.request_id else ""
+        if exc.status is None:
+            return [Check("mint", "fail", f"request failed: {exc.message}", "see reach")]
+        if exc.code == "PROTOCOL_ERROR":
+            detail = f"HTTP {exc.status}: {exc.message}{rid}"
+            return [Check("mint", "fail", detail, "is api_url the voice service?")]
+        fix = _MINT_FIXES.get(
+            exc.code, "see the service's status, and the request id, with its owner"
+        )
+        return [Check("mint", "fail", f"HTTP {exc.status} {exc.code}{rid}", fix)]
+    rid = f" (request {token.request_id})" if token.request_id else ""
+    expires = token.expires_at or "unknown"
+    return [Check("mint", "pass", f"minted a session token, expires {expires}{rid}")]
+
+
+_MINT_FIXES = {
+    "INVALID_API_KEY": "the key is wrong: install the right one with scripts/provision",
+    "API_KEY_REVOKED": "the key was revoked: get a new key and run scripts/provision",
+    "IP_NOT_ALLOWED": "add this site's public IP to the tenant's allow list",
+    "TENANT_INACTIVE": "the tenant is inactive: contact the service owner",
+    "TENANT_QUOTA_EXCEEDED": "the tenant is out of quota: contact the service owner",
+}
 
 
 # -- running and reporting ------------------------------------------------------------------

@@ -4,6 +4,9 @@ Feed every received WebSocket message to :meth:`ClientProtocol.receive`; it retu
 to act on, in order. Ask it what to send (:meth:`hello`, :meth:`resume_hello`,
 :meth:`turn_end`, :meth:`end`, :meth:`audio`): it only offers extensions the server listed in
 ``connected.features``. One instance lives for the whole call, across reconnects.
+
+This is the booth dialect; the others (:mod:`booth.protocol.dialects`) subclass it and change
+what goes on the wire, never the phases.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from booth.protocol.messages import (
     ProtocolError,
     Resume,
     Resumed,
+    ServerError,
     ServerEvent,
     SessionEnded,
     TurnEnd,
@@ -39,6 +43,10 @@ class Phase(Enum):
 
 
 class ClientProtocol:
+    dialect = "booth"
+    connected_type = "connected"  # the message that accepts the call
+    resumable = True  # the dialect has resume at all (the server may still not offer it)
+
     def __init__(self) -> None:
         self.phase = Phase.NEW
         self.session_id: str | None = None
@@ -50,13 +58,33 @@ class ClientProtocol:
         self._resume_token: str | None = None
         self._early_ready = False
         self.agent_ready = False
+        self.last_error: ServerError | None = None
 
     # ── what to send ──────────────────────────────────────────────────────────
+
+    def connect_url(self, url: str, token: str) -> str:
+        """The URL to dial for ``token``: the booth sends the token as its first message."""
+        return url
 
     def hello(self, token: str) -> str:
         """The first message of a new call."""
         self.phase = Phase.AUTHENTICATING
         return str(encode_client(Auth(token)))
+
+    def opening(self, token: str) -> str | None:
+        """What to send first on a new call's socket (None: the dialect sends nothing)."""
+        return self.hello(token)
+
+    @property
+    def audio_rate(self) -> int:
+        """The rate of the audio the booth sends and plays (the wire's, unless the dialect
+        resamples at the edge)."""
+        return self.sample_rate
+
+    @property
+    def frame_bytes(self) -> int:
+        """Bytes of one 20 ms mic frame as :meth:`audio` takes it."""
+        return FRAME_BYTES
 
     @property
     def can_resume(self) -> bool:
@@ -84,9 +112,14 @@ class ClientProtocol:
         return None
 
     def audio(self, frame: bytes) -> bytes:
-        if len(frame) != FRAME_BYTES:
-            raise ValueError(f"frames are exactly {FRAME_BYTES} bytes, got {len(frame)}")
+        """The PCM of one mic frame as the wire carries it."""
+        if len(frame) != self.frame_bytes:
+            raise ValueError(f"frames are exactly {self.frame_bytes} bytes, got {len(frame)}")
         return frame
+
+    def audio_message(self, frame: bytes) -> str | bytes:
+        """The wire message for one mic frame."""
+        return self.audio(frame)
 
     @property
     def is_open(self) -> bool:
@@ -94,8 +127,11 @@ class ClientProtocol:
 
     # ── what was received ─────────────────────────────────────────────────────
 
+    def parse(self, message: str | bytes) -> ServerEvent:
+        return parse_server(message)
+
     def receive(self, message: str | bytes) -> list[ServerEvent]:
-        event = parse_server(message)
+        event = self.parse(message)
         match event:
             case Connected():
                 return self._on_connected(event)
@@ -121,7 +157,24 @@ class ClientProtocol:
                 self.phase = Phase.ENDED
                 self.end_reason = event.reason
                 return [event]
+            case ServerError():
+                self.last_error = event
         return [event]
+
+    def closed(self, code: int | None) -> ServerEvent | None:
+        """What the link closing means: None for a drop worth recovering from, else how the
+        call ended. ``code`` is the close code the service sent (None: no close frame).
+
+        The service closing on purpose right after an ``error`` ends the call with that
+        error; a service without resume cannot be recovered from at all.
+        """
+        if self.phase is Phase.ENDED:
+            return SessionEnded(self.end_reason or "session_closed")
+        if code is not None and self.last_error is not None:
+            return self.last_error
+        if code is not None and not self.resumable:
+            return SessionEnded(f"closed by the service ({code})")
+        return None
 
     def _on_connected(self, event: Connected) -> list[ServerEvent]:
         if self.phase is not Phase.AUTHENTICATING:

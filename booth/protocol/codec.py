@@ -1,15 +1,19 @@
 """Parse and serialise booth voice WebSocket messages. Sans-I/O: bytes and str in and out.
 
 Parsing never raises on what a peer sends: malformed JSON, wrong field types, oversize text and
-odd-length audio come back as :class:`ProtocolError`, unknown types as :class:`Unknown`.
+odd-length audio come back as :class:`ProtocolError`, unknown types as :class:`Unknown`. Every
+field has a size limit (:mod:`booth.limits`; past it a ProtocolError naming the limit), and text
+the server wrote (codes, reasons, messages, names) comes out cleaned: safe to log and show.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
+from booth import limits
+from booth.limits import Limit
 from booth.protocol.messages import (
     FRAME_BYTES,
     AgentReady,
@@ -30,20 +34,28 @@ from booth.protocol.messages import (
     TurnEnd,
     Unknown,
 )
+from booth.servicetext import clean, clean_name, clean_word, is_word
 
-MAX_TEXT_BYTES = 64 * 1024
-# One second of 48 kHz audio: far above any sane chunk, small enough to bound memory.
-MAX_AUDIO_BYTES = 96_000
+T = TypeVar("T")
+
+MAX_TEXT_BYTES = limits.WS_TEXT.value
+MAX_AUDIO_BYTES = limits.AUDIO_MESSAGE.value
 ALLOWED_RATES = frozenset({8000, 16000, 24000, 48000})
 
 
-class _Invalid(Exception):
-    """Internal: a field had the wrong type or value."""
+class Invalid(Exception):
+    """A field had the wrong type or value (or broke ``limit``); the dialect codecs turn it
+    into a :class:`ProtocolError`."""
+
+    def __init__(self, problem: str, limit: Limit | None = None) -> None:
+        super().__init__(problem)
+        self.limit = limit
 
 
-def _text_payload(message: str) -> dict[str, Any] | ProtocolError:
-    if len(message) > MAX_TEXT_BYTES:
-        return ProtocolError(f"text message of {len(message)} characters exceeds {MAX_TEXT_BYTES}")
+def text_payload(message: str, limit: Limit = limits.WS_TEXT) -> dict[str, Any] | ProtocolError:
+    """A text message as a JSON object, or why it is not one."""
+    if len(message) > limit.value:
+        return ProtocolError(limit.exceeded("text message", len(message)), limit.name)
     try:
         data = json.loads(message)
     except (json.JSONDecodeError, RecursionError) as exc:
@@ -53,55 +65,71 @@ def _text_payload(message: str) -> dict[str, Any] | ProtocolError:
     return data
 
 
-def _audio(message: bytes, *, exact: int | None = None) -> Audio | ProtocolError:
+def audio_payload(message: bytes, *, exact: int | None = None) -> Audio | ProtocolError:
+    """PCM bytes as :class:`Audio`, or why they are not whole, bounded 16-bit samples."""
     size = len(message)
     if size == 0:
         return ProtocolError("empty audio message")
     if size % 2:
         return ProtocolError(f"audio message of {size} bytes is not whole 16-bit samples")
     if size > MAX_AUDIO_BYTES:
-        return ProtocolError(f"audio message of {size} bytes exceeds {MAX_AUDIO_BYTES}")
+        return ProtocolError(
+            limits.AUDIO_MESSAGE.exceeded("audio message", size), limits.AUDIO_MESSAGE.name
+        )
     if exact is not None and size != exact:
         return ProtocolError(f"audio frame of {size} bytes; frames are exactly {exact} bytes")
     return Audio(bytes(message))
 
 
-def _opt_str(data: dict[str, Any], key: str) -> str | None:
+def opt_str(data: dict[str, Any], key: str, limit: Limit) -> str | None:
     value = data.get(key)
     if value is None:
         return None
     if not isinstance(value, str):
-        raise _Invalid(f"{key} must be a string")
+        raise Invalid(f"{key} must be a string")
+    if len(value) > limit.value:
+        raise Invalid(limit.exceeded(key, len(value)), limit)
     return value
 
 
-def _req_str(data: dict[str, Any], key: str) -> str:
-    value = _opt_str(data, key)
+def req_str(data: dict[str, Any], key: str, limit: Limit) -> str:
+    value = opt_str(data, key, limit)
     if value is None:
-        raise _Invalid(f"{key} is required")
+        raise Invalid(f"{key} is required")
+    return value
+
+
+def opt_id(data: dict[str, Any], key: str) -> str | None:
+    """An identifier: it becomes a log field and a URL path part, so its alphabet is fixed."""
+    value = opt_str(data, key, limits.IDENTIFIER)
+    if value is not None and not is_word(value):
+        raise Invalid(f"{key} has characters outside [A-Za-z0-9_.:-]")
     return value
 
 
 def _connected(data: dict[str, Any]) -> Connected:
     rate = data.get("sampleRate", 16000)
     if isinstance(rate, bool) or not isinstance(rate, int) or rate not in ALLOWED_RATES:
-        raise _Invalid(f"sampleRate must be one of {sorted(ALLOWED_RATES)}")
+        raise Invalid(f"sampleRate must be one of {sorted(ALLOWED_RATES)}")
     features = data.get("features", [])
     if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
-        raise _Invalid("features must be a list of strings")
+        raise Invalid("features must be a list of strings")
+    if len(features) > limits.FEATURES.value:
+        raise Invalid(limits.FEATURES.exceeded("features", len(features)), limits.FEATURES)
     persona = data.get("persona")
     persona_name = None
     if persona is not None:
         if not isinstance(persona, dict):
-            raise _Invalid("persona must be an object")
-        persona_name = _opt_str(persona, "name")
+            raise Invalid("persona must be an object")
+        name = opt_str(persona, "name", limits.NAME)
+        persona_name = clean_name(name) if name is not None else None
     return Connected(
-        session_id=_opt_str(data, "sessionId"),
-        call_id=_opt_str(data, "callId"),
-        resume_token=_opt_str(data, "resumeToken"),
+        session_id=opt_id(data, "sessionId"),
+        call_id=opt_id(data, "callId"),
+        resume_token=opt_str(data, "resumeToken", limits.TOKEN),
         persona_name=persona_name,
         sample_rate=rate,
-        features=frozenset(features),
+        features=frozenset(clean_word(f) for f in features),
     )
 
 
@@ -111,53 +139,67 @@ _SERVER_TYPES: dict[str, Callable[[dict[str, Any]], ServerEvent]] = {
     "agent_start_talking": lambda _: AgentStartTalking(),
     "agent_stop_talking": lambda _: AgentStopTalking(),
     "interruption": lambda _: Interruption(),
-    "resumed": lambda d: Resumed(resume_token=_opt_str(d, "resumeToken")),
-    "session_ended": lambda d: SessionEnded(reason=_opt_str(d, "reason") or "unspecified"),
-    "error": lambda d: ServerError(code=_req_str(d, "code"), message=_opt_str(d, "message") or ""),
+    "resumed": lambda d: Resumed(resume_token=opt_str(d, "resumeToken", limits.TOKEN)),
+    "session_ended": lambda d: SessionEnded(
+        reason=clean_word(opt_str(d, "reason", limits.CODE) or "unspecified")
+    ),
+    "error": lambda d: ServerError(
+        code=clean_word(req_str(d, "code", limits.CODE)),
+        message=clean(opt_str(d, "message", limits.MESSAGE) or ""),
+    ),
 }
 
 
-def parse_server(message: str | bytes) -> ServerEvent:
-    """A message the client received, as a typed event."""
-    if isinstance(message, bytes | bytearray | memoryview):
-        return _audio(bytes(message))
-    data = _text_payload(message)
+def parse_typed(
+    message: str, table: Mapping[str, Callable[[dict[str, Any]], T]], limit: Limit = limits.WS_TEXT
+) -> T | Unknown | ProtocolError:
+    """A JSON text message by its ``type``: the table's parser for it, :class:`Unknown` for a
+    type not in the table, :class:`ProtocolError` (never an exception) for anything broken."""
+    data = text_payload(message, limit)
     if isinstance(data, ProtocolError):
         return data
     kind = data.get("type")
     if not isinstance(kind, str):
         return ProtocolError("message has no string 'type'")
-    parser = _SERVER_TYPES.get(kind)
+    parser = table.get(kind)
     if parser is None:
-        return Unknown(kind[:64])
+        return Unknown(clean_word(kind))
     try:
         return parser(data)
-    except _Invalid as exc:
-        return ProtocolError(f"{kind}: {exc}")
+    except Invalid as exc:
+        word = clean_word(kind)
+        return ProtocolError(f"{word}: {exc}", exc.limit.name if exc.limit else None, word)
+
+
+def parse_server(message: str | bytes) -> ServerEvent:
+    """A message the client received, as a typed event."""
+    if isinstance(message, bytes | bytearray | memoryview):
+        return audio_payload(bytes(message))
+    return parse_typed(message, _SERVER_TYPES)
 
 
 def parse_client(message: str | bytes, *, frame_bytes: int | None = FRAME_BYTES) -> ClientEvent:
     """A message the server received, as a typed event (the devserver's side)."""
     if isinstance(message, bytes | bytearray | memoryview):
-        return _audio(bytes(message), exact=frame_bytes)
-    data = _text_payload(message)
+        return audio_payload(bytes(message), exact=frame_bytes)
+    data = text_payload(message)
     if isinstance(data, ProtocolError):
         return data
     kind = data.get("type")
     try:
         if kind is None and "token" in data:
-            return Auth(_req_str(data, "token"))
+            return Auth(req_str(data, "token", limits.TOKEN))
         if kind == "resume":
-            return Resume(_req_str(data, "resumeToken"))
-    except _Invalid as exc:
-        return ProtocolError(f"{kind or 'auth'}: {exc}")
+            return Resume(req_str(data, "resumeToken", limits.TOKEN))
+    except Invalid as exc:
+        return ProtocolError(f"{clean_word(kind or 'auth')}: {exc}")
     if kind == "turn_end":
         return TurnEnd()
     if kind == "end":
         return End()
     if not isinstance(kind, str):
         return ProtocolError("message has no string 'type'")
-    return Unknown(kind[:64])
+    return Unknown(clean_word(kind))
 
 
 def _dump(data: dict[str, Any]) -> str:

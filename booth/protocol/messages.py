@@ -78,6 +78,15 @@ class ServerError:
 
 
 @dataclass(frozen=True)
+class Transcript:
+    """Text of a turn (Atoms): ``final`` False for a cumulative, in-progress delta."""
+
+    role: str  # "user" or "assistant"
+    text: str
+    final: bool = True
+
+
+@dataclass(frozen=True)
 class Audio:
     """PCM s16le mono at the session rate (either direction)."""
 
@@ -97,9 +106,13 @@ class Unknown:
 
 @dataclass(frozen=True)
 class ProtocolError:
-    """Input that breaks the protocol: logged and skipped by the receiver."""
+    """Input that breaks the protocol: logged and skipped by the receiver. ``limit`` names the
+    :mod:`booth.limits` bound it exceeded, if that is what was wrong; ``about`` is the type of
+    the message it was (a known type whose fields were wrong), if any."""
 
     problem: str
+    limit: str | None = None
+    about: str | None = None
 
 
 ServerEvent = (
@@ -111,6 +124,7 @@ ServerEvent = (
     | Resumed
     | SessionEnded
     | ServerError
+    | Transcript
     | Audio
     | Unknown
     | ProtocolError
@@ -142,4 +156,19 @@ class End:
     pass
 
 
-ClientEvent = Auth | Resume | TurnEnd | End | Audio | Unknown | ProtocolError
+@dataclass(frozen=True)
+class TextInput:
+    """Text in place of speech (Atoms ``input_text.send``)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Reserved:
+    """A client message the dialect defines as accepted but without effect (Atoms
+    ``input_audio_buffer.commit``, ``session.update``)."""
+
+    type: str
+
+
+ClientEvent = Auth | Resume | TurnEnd | End | TextInput | Reserved | Audio | Unknown | ProtocolError

@@ -346,7 +346,7 @@ async def run_live(config_path: Path | None, out: TextIO) -> int:
     import tty
 
     from booth.config import load_config
-    from booth.daemon.audio_io import PyAudioMic, PyAudioSpeaker
+    from booth.daemon.audio_io import devices_for
     from booth.devserver import DevServer
     from booth.ops.presets import apply_preset
 
@@ -359,9 +359,8 @@ async def run_live(config_path: Path | None, out: TextIO) -> int:
         service=dataclasses.replace(base.service, api_url=server.url),
         panel=dataclasses.replace(base.panel, enabled=False, talk_mode="toggle"),
     )
-    app = BoothApp(
-        config, Secret(api_key), mic=PyAudioMic(config.audio), speaker=PyAudioSpeaker(config.audio)
-    )
+    mic, speaker = devices_for(config)
+    app = BoothApp(config, Secret(api_key), mic=mic, speaker=speaker)
     tl = _Timeline(out)
 
     def on_event(event: t.BoothEvent) -> None:

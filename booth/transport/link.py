@@ -29,10 +29,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
+from booth.limits import WS_MESSAGE
+from booth.servicetext import clean
 from booth.transport.probe import LinkProbe
-from booth.transport.urlpolicy import check_url_allowed
+from booth.transport.urlpolicy import WS_SCHEMES, check_url_allowed
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,7 @@ class LinkSettings:
     send_timeout: float = 2.0
     write_guard: int = 16 * 1024  # bytes queued in the socket before mic frames are dropped
     max_pending: int = 50  # messages waiting for the writer task (1 s of mic audio)
-    max_size: int = 128 * 1024  # largest inbound message (codec caps audio at 96 kB)
+    max_size: int = WS_MESSAGE.value  # largest inbound message (codec caps audio at 96 kB)
     max_queue: int = 64  # inbound messages buffered before reading pauses
 
     @classmethod
@@ -85,6 +87,15 @@ class LinkSettings:
 
 class LinkError(Exception):
     """The link could not be opened or is gone. Never carries a secret."""
+
+
+class LinkRefused(LinkError):
+    """The service refused the WebSocket upgrade with an HTTP status: dialling again with the
+    same credentials cannot help."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"the service refused the WebSocket (HTTP {status})")
+        self.status = status
 
 
 class LinkClosed(LinkError):
@@ -131,7 +142,8 @@ class Link:
         self.settings = settings
         self._clock = clock
         self._probe = probe
-        self._pending: collections.deque[str | bytes] = collections.deque()
+        # (message, is_audio): a dialect may carry audio as text (Atoms' base64 JSON).
+        self._pending: collections.deque[tuple[str | bytes, bool]] = collections.deque()
         self._wakeup = asyncio.Event()
         self._drained = asyncio.Event()
         self._drained.set()
@@ -156,9 +168,9 @@ class Link:
         """Dial ``url``. ``probe`` (optional) hears of each binary message handed to the
         connection; ``clock`` stamps inbound traffic and drops."""
         settings = settings or LinkSettings()
-        problem = check_url_allowed(url)
-        if problem or not url.startswith(("ws://", "wss://")):
-            raise LinkError(problem or "not a ws:// or wss:// URL")
+        problem = check_url_allowed(url, WS_SCHEMES)
+        if problem:
+            raise LinkError(problem)
         try:
             ws = await connect(
                 url,
@@ -173,9 +185,15 @@ class Link:
                 logger=_wire_log,
                 **_NO_PROXY,
             )
+        except InvalidStatus as exc:
+            # The service answered the upgrade with an HTTP status (401: a bad or spent token).
+            status = exc.response.status_code
+            raise LinkRefused(status) from None
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
             # The exception text names the host and the failure, never a header or token.
-            raise LinkError(f"cannot open the WebSocket: {type(exc).__name__}: {exc}") from None
+            raise LinkError(
+                f"cannot open the WebSocket: {type(exc).__name__}: {clean(exc)}"
+            ) from None
         assert isinstance(ws, _StampedConnection)
         if settings.tcp_user_timeout is not None:
             _set_tcp_user_timeout(ws, settings.tcp_user_timeout)
@@ -197,8 +215,9 @@ class Link:
 
     # ── sending (never blocks the caller) ───────────────────────────────────────
 
-    def send_audio(self, frame: bytes) -> bool:
-        """Queue a mic frame; False (dropped and counted) while the link is backlogged."""
+    def send_audio(self, frame: str | bytes) -> bool:
+        """Queue a mic frame (binary, or a dialect's text message carrying one); False
+        (dropped and counted) while the link is backlogged."""
         if (
             self._dead is not None
             or len(self._pending) >= self.settings.max_pending
@@ -206,7 +225,7 @@ class Link:
         ):
             self.frames_dropped += 1
             return False
-        self._pending.append(frame)
+        self._pending.append((frame, True))
         self._drained.clear()
         self._wakeup.set()
         return True
@@ -215,7 +234,7 @@ class Link:
         """Queue a control message (never dropped for backlog; False if the link is dead)."""
         if self._dead is not None:
             return False
-        self._pending.append(message)
+        self._pending.append((message, False))
         self._drained.clear()
         self._wakeup.set()
         return True
@@ -227,7 +246,7 @@ class Link:
                     self._drained.set()
                     self._wakeup.clear()
                     await self._wakeup.wait()
-                message = self._pending.popleft()
+                message, is_audio = self._pending.popleft()
                 if self._probe is not None and isinstance(message, bytes):
                     self._probe.frame_sent(message, self._clock())
                 try:
@@ -238,7 +257,7 @@ class Link:
                     return
                 except ConnectionClosed:
                     return
-                if isinstance(message, bytes):
+                if is_audio:
                     self.frames_sent += 1
         except asyncio.CancelledError:
             raise
@@ -298,11 +317,16 @@ class Link:
             self._ws.transport.abort()
             return
         self._dead = LinkClosed("closed by the booth", dropped_at=self._clock())
-        # Give already-queued messages (an `end`) a moment to leave before the close frame.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self.settings.close_timeout / 2):
-                if not self._writer.done():
-                    await self._drained.wait()
+        # Mic audio still queued is for a call that is over: it goes, uncounted. Only a
+        # control message (an `end`) is worth a moment to leave before the close frame.
+        text = [(m, a) for m, a in self._pending if not a]
+        self._pending.clear()
+        self._pending.extend(text)
+        if text:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.close_timeout / 2):
+                    if not self._writer.done():
+                        await self._drained.wait()
         self._stop_tasks()
         try:
             async with asyncio.timeout(self.settings.close_timeout):

@@ -4,12 +4,19 @@ Errors come back as :class:`RestError` built from the service's error envelope. 
 only where they are safe: network errors, 429 (honouring ``Retry-After``) and 5xx; never on
 400/401/403/404. Secrets (API key, session tokens, tickets) go only into request headers and
 are registered with :func:`booth.logs.register_secret`; no exception text carries them.
+
+Nothing the service sends is trusted for size or time (:mod:`booth.limits`): a body is streamed
+and refused past REST_BODY_BYTES before it is held, each field has its own limit, each request
+has a total deadline (not only a per-read timeout, which a server trickling a byte every few
+seconds never trips), and every text from the service is cleaned before it reaches an error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
+import json as jsonlib
 import logging
 import random
 import ssl
@@ -20,10 +27,15 @@ from typing import Any, TypeVar
 
 import httpx
 
+from booth import limits
 from booth.errors import TOKEN_STILL_UNSPENT, BoothError, ErrorCode
-from booth.logs import log_event, register_secret, scrub
+from booth.limits import Limit
+from booth.logs import log_event, register_secret
+from booth.protocol.codec import Invalid
+from booth.protocol.dialects import atoms
 from booth.secret import Secret
-from booth.transport.urlpolicy import check_url_allowed
+from booth.servicetext import clean, clean_name, clean_word, is_word
+from booth.transport.urlpolicy import HTTP_SCHEMES, WS_SCHEMES, UrlRejected, parse_service_url
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +57,10 @@ class RestError(BoothError):
         request_id: str | None = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(code, scrub(message))
+        super().__init__(clean_word(code), clean(message))
         self.status = status
-        self.request_id = request_id
+        # The service's words: a server that echoes the key here must not put it in our text.
+        self.request_id = clean_word(request_id, limits.IDENTIFIER.value) if request_id else None
         self.retry_after = retry_after
 
     @property
@@ -94,10 +107,19 @@ def _cert_failure(exc: BaseException) -> ssl.SSLCertVerificationError | None:
 
 
 class ProtocolViolation(RestError):
-    """The service answered 2xx with a body that is not what docs/protocol.md §2 promises."""
+    """The service answered with a body that is not what docs/protocol.md §2 promises (or one
+    past a limit: ``limit`` then names it)."""
 
-    def __init__(self, message: str, *, status: int, request_id: str | None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        request_id: str | None,
+        limit: Limit | None = None,
+    ) -> None:
         super().__init__(ErrorCode.PROTOCOL_ERROR, message, status=status, request_id=request_id)
+        self.limit = limit
 
     @property
     def retryable(self) -> bool:
@@ -131,30 +153,48 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - current)
 
 
-def error_from_response(response: httpx.Response) -> RestError:
-    """A :class:`RestError` from a non-2xx response, whatever shape its body has."""
-    status = response.status_code
-    request_id = response.headers.get("X-Athos-Request-Id")
+@dataclass(frozen=True)
+class Answer:
+    """A response read whole within its limits: status, headers and the parsed JSON body
+    (``None`` when the body was empty or not JSON)."""
+
+    status: int
+    reason: str
+    headers: httpx.Headers
+    data: Any
+
+    @property
+    def request_id(self) -> str | None:
+        value = self.headers.get("X-Athos-Request-Id")
+        return value if isinstance(value, str) else None
+
+    def violation(self, message: str, limit: Limit | None = None) -> ProtocolViolation:
+        return ProtocolViolation(
+            message, status=self.status, request_id=self.request_id, limit=limit
+        )
+
+
+def error_from_answer(answer: Answer) -> RestError:
+    """A :class:`RestError` from a non-2xx answer, whatever shape its body has."""
+    status = answer.status
+    request_id = answer.request_id
     code: str = _DEFAULT_CODES.get(status, ErrorCode.INTERNAL_ERROR)
-    message = response.reason_phrase or f"HTTP {status}"
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
+    message = answer.reason or f"HTTP {status}"
+    body = answer.data
     envelope = body.get("error") if isinstance(body, dict) else None
+    listed = atoms.error_text(body)  # the Atoms envelope: {"status": false, "errors": [...]}
+    if listed:
+        message = listed
     if isinstance(envelope, dict):
-        if isinstance(envelope.get("code"), str) and envelope["code"]:
-            code = envelope["code"][:64]
-        if isinstance(envelope.get("message"), str):
-            message = envelope["message"][:500]
-        if isinstance(envelope.get("requestId"), str):
-            request_id = envelope["requestId"][:128]
+        code = _optional_str(envelope, "code", limits.CODE, answer) or code
+        message = _optional_str(envelope, "message", limits.MESSAGE, answer) or message
+        request_id = _optional_str(envelope, "requestId", limits.IDENTIFIER, answer) or request_id
     return RestError(
         code,
         message,
         status=status,
         request_id=request_id,
-        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        retry_after=parse_retry_after(answer.headers.get("Retry-After")),
     )
 
 
@@ -175,6 +215,7 @@ class RetryPolicy:
 class SessionToken:
     token: str = field(repr=False)
     expires_at: str | None = None
+    request_id: str | None = None  # cleaned: safe to show
 
 
 @dataclass(frozen=True)
@@ -192,20 +233,33 @@ def _secret_value(value: str | Secret) -> str:
     return value.reveal() if isinstance(value, Secret) else value
 
 
-def _require_str(data: Any, key: str, response: httpx.Response) -> str:
+def _optional_str(data: Any, key: str, limit: Limit, answer: Answer) -> str | None:
+    """``data[key]`` if it is a string within ``limit``; past the limit a PROTOCOL_ERROR."""
     value = data.get(key) if isinstance(data, dict) else None
-    if not isinstance(value, str) or not value:
-        raise ProtocolViolation(
-            f"response has no string {key!r}",
-            status=response.status_code,
-            request_id=response.headers.get("X-Athos-Request-Id"),
-        )
+    if not isinstance(value, str):
+        return None
+    if len(value) > limit.value:
+        raise answer.violation(limit.exceeded(repr(key), len(value)), limit)
     return value
 
 
-def _optional_str(data: Any, key: str) -> str | None:
-    value = data.get(key) if isinstance(data, dict) else None
-    return value if isinstance(value, str) else None
+def _clean_or_none(name: str | None) -> str | None:
+    return clean_name(name) if name else None
+
+
+def _optional_id(data: Any, key: str, answer: Answer) -> str | None:
+    """An identifier: it becomes a log field and a URL path part, so its alphabet is fixed."""
+    value = _optional_str(data, key, limits.IDENTIFIER, answer)
+    if value is not None and not is_word(value):
+        raise answer.violation(f"{key!r} has characters outside [A-Za-z0-9_.:-]")
+    return value
+
+
+def _require_str(data: Any, key: str, limit: Limit, answer: Answer) -> str:
+    value = _optional_str(data, key, limit, answer)
+    if not value:
+        raise answer.violation(f"response has no string {key!r}")
+    return value
 
 
 class RestClient:
@@ -216,18 +270,18 @@ class RestClient:
         api_url: str,
         api_key: str | Secret,
         *,
-        timeout: float = 10.0,
+        timeout: float = limits.REST_REQUEST_DEADLINE,
         retry: RetryPolicy | None = None,
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        problem = check_url_allowed(api_url)
-        if problem:
-            raise ValueError(problem)
+        parse_service_url(api_url, HTTP_SCHEMES)  # UrlRejected (a ValueError) says why not
         self.api_url = api_url.rstrip("/")
         self._api_key = _secret_value(api_key)
-        register_secret(self._api_key)
+        register_secret(self._api_key, pinned=True)
+        #: The whole of one request, headers and body; each read also has ``timeout``.
+        self.deadline = timeout
         self.retry = retry or RetryPolicy()
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
         self._sleep = sleep
@@ -239,7 +293,8 @@ class RestClient:
             trust_env=False,
             follow_redirects=False,
             transport=transport,
-            headers={"Accept": "application/json"},
+            # identity only: a compressed body could inflate past any limit checked on the wire
+            headers={"Accept": "application/json", "Accept-Encoding": "identity"},
         )
         self.attempts = 0  # requests sent, retries included (for tests and the summary)
 
@@ -256,17 +311,22 @@ class RestClient:
 
     async def mint(self, external_user_id: str) -> SessionToken:
         """POST /api/external/v1/session with the API key: a short-lived, single-use token."""
-        response = await self._request(
+        answer = await self._request(
             "POST",
             "/api/external/v1/session",
             bearer=self._api_key,
             json={"externalUserId": external_user_id},
             retry=True,
         )
-        data = response.json()
-        token = _require_str(data, "token", response)
+        token = _require_str(answer.data, "token", limits.TOKEN, answer)
         register_secret(token)
-        return SessionToken(token, _optional_str(data, "expiresAt"))
+        expires = _optional_str(answer.data, "expiresAt", limits.CODE, answer)
+        request_id = answer.request_id
+        return SessionToken(
+            token,
+            clean(expires, limits.CODE.value) if expires else None,
+            clean_word(request_id, limits.IDENTIFIER.value) if request_id else None,
+        )
 
     async def redeem(
         self, token: SessionToken | str, drill_key: str, difficulty: str | None = None
@@ -277,34 +337,68 @@ class RestClient:
         body: dict[str, Any] = {"drillKey": drill_key}
         if difficulty:
             body["difficulty"] = difficulty
-        response = await self._request(
+        answer = await self._request(
             "POST", "/api/external/v1/roleplay/session", bearer=raw, json=body, retry=False
         )
-        data = response.json()
-        ticket = _require_str(data, "connectionTicket", response)
+        data = answer.data
+        ticket = _require_str(data, "connectionTicket", limits.TOKEN, answer)
         register_secret(ticket)
-        url = _require_str(data, "connectionUrl", response)
-        self._check_ws_url(url, response)
+        url = _ws_url(_require_str(data, "connectionUrl", limits.URL, answer), answer)
         persona = data.get("persona") if isinstance(data, dict) else None
         return CallTicket(
             connection_url=url,
             connection_ticket=ticket,
-            session_id=_optional_str(data, "sessionId"),
-            call_id=_optional_str(data, "callId"),
-            persona_name=_optional_str(persona, "name"),
+            session_id=_optional_id(data, "sessionId", answer),
+            call_id=_optional_id(data, "callId", answer),
+            persona_name=_clean_or_none(_optional_str(persona, "name", limits.NAME, answer)),
         )
 
     async def sdk_token(self) -> CallTicket:
-        """Seed-003 flow: POST /api/v1/sdk/token -> {token, ws_url}."""
-        response = await self._request(
-            "POST", "/api/v1/sdk/token", bearer=self._api_key, json={}, retry=True
-        )
-        data = response.json()
-        token = _require_str(data, "token", response)
+        """Seed 003: POST /api/v1/sdk/token with no body (the seed defines none, so no drill
+        and no difficulty) -> {token, ws_url}."""
+        answer = await self._request("POST", "/api/v1/sdk/token", bearer=self._api_key, retry=True)
+        token = _require_str(answer.data, "token", limits.TOKEN, answer)
         register_secret(token)
-        url = _require_str(data, "ws_url", response)
-        self._check_ws_url(url, response)
+        url = _ws_url(_require_str(answer.data, "ws_url", limits.URL, answer), answer)
         return CallTicket(connection_url=url, connection_ticket=token)
+
+    async def register_call(
+        self, agent_id: str, variables: dict[str, str] | None = None
+    ) -> CallTicket:
+        """Atoms: POST /atoms/v1/conversation/register-call -> a single-use ``wct_`` token and
+        the Agent WebSocket URL it opens (on this client's host). Retried like a mint: the
+        token is spent only by the WebSocket."""
+        try:
+            answer = await self._request(
+                "POST",
+                atoms.REGISTER_PATH,
+                bearer=self._api_key,
+                json=atoms.register_body(agent_id, variables),
+                retry=True,
+            )
+        except RestError as exc:
+            if exc.status == 404:  # the agent is Atoms' drill
+                raise RestError(
+                    ErrorCode.DRILL_NOT_FOUND, exc.message, status=404, request_id=exc.request_id
+                ) from None
+            raise
+        try:
+            registration = atoms.parse_registration(answer.data)
+        except Invalid as exc:
+            raise answer.violation(f"register-call: {exc}", exc.limit) from None
+        register_secret(registration.access_token)
+        url = atoms.connect_url(self.api_url, registration.access_token)
+        return CallTicket(connection_url=url, connection_ticket=registration.access_token)
+
+    async def get_conversation(self, call_id: str) -> dict[str, Any]:
+        """Atoms: GET /atoms/v1/conversation/{callId}, the ``data`` of the conversation log."""
+        answer = await self._request(
+            "GET", atoms.conversation_path(call_id), bearer=self._api_key, retry=True
+        )
+        data = answer.data.get("data") if isinstance(answer.data, dict) else None
+        if not isinstance(data, dict):
+            raise answer.violation("conversation log has no 'data' object")
+        return data
 
     async def start_call(
         self,
@@ -357,17 +451,12 @@ class RestClient:
         """GET /api/external/v1/calls/{callId}; RestError CALL_NOT_FOUND (404) until scored."""
         if not call_id or "/" in call_id or "?" in call_id:
             raise ValueError("callId must be a plain identifier")
-        response = await self._request(
+        answer = await self._request(
             "GET", f"/api/external/v1/calls/{call_id}", bearer=self._api_key, retry=True
         )
-        data = response.json()
-        if not isinstance(data, dict):
-            raise ProtocolViolation(
-                "call record is not a JSON object",
-                status=response.status_code,
-                request_id=response.headers.get("X-Athos-Request-Id"),
-            )
-        return data
+        if not isinstance(answer.data, dict):
+            raise answer.violation("call record is not a JSON object")
+        return answer.data
 
     async def list_calls(
         self,
@@ -383,19 +472,15 @@ class RestClient:
             params["from"] = since
         if cursor:
             params["cursor"] = cursor
-        response = await self._request(
+        answer = await self._request(
             "GET", "/api/external/v1/calls", bearer=self._api_key, params=params, retry=True
         )
-        data = response.json()
+        data = answer.data
         page = data.get("data") if isinstance(data, dict) else None
         if not isinstance(page, list) or not all(isinstance(c, dict) for c in page):
-            raise ProtocolViolation(
-                "call list has no 'data' array of objects",
-                status=response.status_code,
-                request_id=response.headers.get("X-Athos-Request-Id"),
-            )
-        next_cursor = data.get("nextCursor")
-        return page, next_cursor if isinstance(next_cursor, str) and next_cursor else None
+            raise answer.violation("call list has no 'data' array of objects")
+        next_cursor = _optional_str(data, "nextCursor", limits.TOKEN, answer)
+        return page, next_cursor or None
 
     async def iter_calls(
         self, *, since: str | None = None, source: str = "roleplay", limit: int = 50
@@ -414,15 +499,6 @@ class RestClient:
             seen.add(cursor)
 
     # ── plumbing ────────────────────────────────────────────────────────────────
-
-    def _check_ws_url(self, url: str, response: httpx.Response) -> None:
-        problem = check_url_allowed(url)
-        if problem or not url.startswith(("ws://", "wss://")):
-            raise ProtocolViolation(
-                f"service gave an unusable WebSocket URL: {problem or 'not ws(s)://'}",
-                status=response.status_code,
-                request_id=response.headers.get("X-Athos-Request-Id"),
-            )
 
     def _retry_delay(self, exc: RestError, attempt: int, started: float) -> float | None:
         """Seconds to wait before retry number ``attempt`` (0-based), or None to give up."""
@@ -447,12 +523,12 @@ class RestClient:
         retry: bool,
         json: dict[str, Any] | None = None,
         params: dict[str, str | int] | None = None,
-    ) -> httpx.Response:
+    ) -> Answer:
         started = time.monotonic()
         attempt = 0
         while True:
             try:
-                response = await self._send_once(method, path, bearer, json, params)
+                answer = await self._send_once(method, path, bearer, json, params)
             except RestError as exc:
                 delay = self._retry_delay(exc, attempt, started) if retry else None
                 if delay is None:
@@ -467,7 +543,7 @@ class RestClient:
                 attempt += 1
                 await self._sleep(delay)
                 continue
-            return response
+            return answer
 
     async def _send_once(
         self,
@@ -476,16 +552,24 @@ class RestClient:
         bearer: str,
         json: dict[str, Any] | None,
         params: dict[str, str | int] | None,
-    ) -> httpx.Response:
+    ) -> Answer:
         self.attempts += 1
         try:
-            response = await self._http.request(
-                method,
-                path,
-                json=json,
-                params=params,
-                headers={"Authorization": f"Bearer {bearer}"},
-            )
+            async with asyncio.timeout(self.deadline):
+                answer = await _read_answer(
+                    self._http.stream(
+                        method,
+                        path,
+                        json=json,
+                        params=params,
+                        headers={"Authorization": f"Bearer {bearer}"},
+                    ),
+                    f"{method} {path}",
+                )
+        except TimeoutError:
+            raise NetworkError(
+                f"{method} {path}: timed out (no whole answer within {self.deadline:g} s)"
+            ) from None
         except httpx.TimeoutException as exc:
             raise NetworkError(f"{method} {path}: timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
@@ -495,17 +579,47 @@ class RestClient:
                     f"{method} {path}: certificate not trusted: {cert.verify_message}"
                 ) from None
             # The exception text is the OS's (refused, reset, certificate...), never a header.
-            raise NetworkError(
-                f"{method} {path}: {type(exc).__name__}: {scrub(str(exc))}"
-            ) from None
-        if response.is_success:
-            try:
-                response.json()
-            except ValueError:
-                raise ProtocolViolation(
-                    f"{method} {path}: response is not JSON",
-                    status=response.status_code,
-                    request_id=response.headers.get("X-Athos-Request-Id"),
-                ) from None
-            return response
-        raise error_from_response(response)
+            raise NetworkError(f"{method} {path}: {type(exc).__name__}: {clean(exc)}") from None
+        if 200 <= answer.status < 300:
+            if answer.data is None:
+                raise answer.violation(f"{method} {path}: response is not JSON")
+            return answer
+        raise error_from_answer(answer)
+
+
+async def _read_answer(
+    request: contextlib.AbstractAsyncContextManager[httpx.Response], what: str
+) -> Answer:
+    """The response to ``request``, its body read within REST_BODY_BYTES: a Content-Length past
+    the limit is refused before reading, a body that grows past it is cut off mid-stream."""
+    async with request as response:
+        partial = Answer(response.status_code, response.reason_phrase, response.headers, None)
+        encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding != "identity":
+            raise partial.violation(f"{what}: body is {clean_word(encoding)}-encoded")
+        limit = limits.REST_BODY
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit.value:
+            raise partial.violation(limit.exceeded("response body", int(declared)), limit)
+        body = bytearray()
+        async for chunk in response.aiter_raw():
+            if len(body) + len(chunk) > limit.value:
+                raise partial.violation(limit.exceeded("response body"), limit)
+            body += chunk
+    return Answer(partial.status, partial.reason, partial.headers, _json_or_none(body))
+
+
+def _json_or_none(body: bytes | bytearray) -> Any:
+    if not body:
+        return None
+    try:
+        return jsonlib.loads(body)
+    except (ValueError, RecursionError):  # not JSON, bad UTF-8, 5000-digit numbers, deep nests
+        return None
+
+
+def _ws_url(url: str, answer: Answer) -> str:
+    try:
+        return parse_service_url(url, WS_SCHEMES).url
+    except UrlRejected as exc:
+        raise answer.violation(f"service gave an unusable WebSocket URL: {exc}") from None

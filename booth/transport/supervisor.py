@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from booth.errors import ErrorCode
-from booth.logs import log_event, register_secret
+from booth.limits import UNKNOWN_TYPES
+from booth.logs import Throttle, log_event, register_secret
 from booth.protocol.client import ClientProtocol, Phase
 from booth.protocol.messages import (
     Audio,
@@ -39,7 +40,7 @@ from booth.protocol.messages import (
     SessionEnded,
     Unknown,
 )
-from booth.transport.link import LinkClosed, LinkError
+from booth.transport.link import LinkClosed, LinkError, LinkRefused
 from booth.transport.reconnect import (
     CLIENT_REQUESTED,
     Closed,
@@ -74,7 +75,7 @@ class LinkLike(Protocol):
     frames_sent: int
     frames_dropped: int
 
-    def send_audio(self, frame: bytes) -> bool: ...
+    def send_audio(self, frame: str | bytes) -> bool: ...
 
     def send_text(self, message: str) -> bool: ...
 
@@ -165,7 +166,9 @@ class Supervisor:
         self.stats = LinkStats()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-        self._reported_unknown: set[str] = set()
+        self._reported_unknown: set[str] = set()  # at most UNKNOWN_TYPES
+        self._unknown_log = Throttle()
+        self._malformed_log = Throttle()
 
     # ── opening ─────────────────────────────────────────────────────────────────
 
@@ -179,13 +182,17 @@ class Supervisor:
             try:
                 link = await self._dial()
                 break
+            except LinkRefused:
+                raise  # the service said no: the same token will not do better
             except LinkError:
                 if attempt == 2:
                     raise
                 await asyncio.sleep(self.policy.first_delay * (attempt + 1))
         assert link is not None
         try:
-            link.send_text(self.protocol.hello(token))
+            opening = self.protocol.opening(token)
+            if opening is not None:  # Atoms: the token went in the URL
+                link.send_text(opening)
             async with asyncio.timeout(accept_within):
                 connected = await self._await_open(link)
         except BaseException:
@@ -211,6 +218,11 @@ class Supervisor:
                         raise ConnectRefused(code, text)
                     case SessionEnded(reason=reason):
                         raise ConnectRefused(reason, "the service ended the session at once")
+                    case ProtocolError(about=about, problem=problem) if (
+                        about == self.protocol.connected_type
+                    ):
+                        # A `connected` we cannot take will not come right by waiting for it.
+                        raise ConnectRefused(ErrorCode.PROTOCOL_ERROR, problem)
                     case _:
                         self._dispatch(event)
 
@@ -229,6 +241,9 @@ class Supervisor:
                 if self._closing:
                     closed = self.plan.close(self._clock())
                     break
+                closed = self._closed_by_service(drop)
+                if closed is not None:
+                    break
                 closed = await self._recover(drop)
                 if closed is not None:
                     break
@@ -239,12 +254,16 @@ class Supervisor:
             log.exception("call supervisor failed")
             closed = Closed(self._clock(), "internal_error", str(ErrorCode.INTERNAL_ERROR))
         finally:
-            if self.link is not None:
-                await self.link.close()
-            self._retire()
+            self._report_held_back()
             closed = closed or Closed(self._clock(), CLIENT_REQUESTED)
             self.protocol.mark_ended(closed.reason)
+            link = self.link
+            # The end is known now: report it before the (bounded) closing handshake, which a
+            # server slow to drop the connection can stretch to the whole close timeout.
             self._report(closed)
+            if link is not None:
+                await link.close()
+            self._retire()
 
     async def _pump(self, link: LinkLike) -> LinkClosed | None:
         """Receive until the call ends (None) or the link dies (the drop)."""
@@ -262,19 +281,24 @@ class Supervisor:
         match event:
             case ProtocolError(problem=problem):
                 self.stats.protocol_errors += 1
-                count = self.stats.protocol_errors
-                if count <= 5 or count % 100 == 0:  # a flood must not flood the journal
+                count = self._malformed_log.note(self._clock())
+                if count is not None:  # a flood must not flood the journal
                     log_event(
                         log,
                         logging.WARNING,
-                        f"skipped a bad message ({count} so far): {problem}",
+                        f"skipped {count} bad message(s) ({self.stats.protocol_errors} in this "
+                        f"call), the latest: {problem}",
                         EVENT="protocol_error",
                     )
                 return
             case Unknown(type=kind):
-                if kind not in self._reported_unknown:
+                if kind in self._reported_unknown:
+                    return
+                if len(self._reported_unknown) < UNKNOWN_TYPES.value:
                     self._reported_unknown.add(kind)
-                    log.info("ignoring message type %r", kind)
+                count = self._unknown_log.note(self._clock())
+                if count is not None:
+                    log.info("ignoring message type %r (%d new unknown type(s))", kind, count)
                 return
         if isinstance(event, Audio):
             self.stats.frames_received += 1
@@ -302,6 +326,17 @@ class Supervisor:
                     log, logging.WARNING, f"link given up ({code}): {message}", EVENT="link_closed"
                 )
         self._listener(event)
+
+    def _closed_by_service(self, drop: LinkClosed) -> Closed | None:
+        """A close the service meant (an ``error`` then a close, or a close from a service
+        without resume): the call is over, and not for a network reason."""
+        match self.protocol.closed(drop.code):
+            case ServerError(code=code):
+                # Its CallFailed went out with the message; the end carries the same code.
+                return self.plan.close(self._clock(), reason=code)
+            case SessionEnded(reason=reason):
+                return self.plan.close(self._clock(), reason=reason)
+        return None
 
     # ── recovering ──────────────────────────────────────────────────────────────
 
@@ -400,6 +435,20 @@ class Supervisor:
         except asyncio.CancelledError:
             link.abort()
             raise
+
+    def _report_held_back(self) -> None:
+        """The counts the throttles held back since their last line, once, at the end."""
+        malformed = self._malformed_log.flush()
+        if malformed:
+            log_event(
+                log,
+                logging.WARNING,
+                f"skipped {malformed} more bad message(s)",
+                EVENT="protocol_error",
+            )
+        unknown = self._unknown_log.flush()
+        if unknown:
+            log.info("ignored %d more new unknown message type(s)", unknown)
 
     def _keep_secret(self) -> None:
         if self.protocol.resume_token:

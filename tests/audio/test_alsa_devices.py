@@ -46,6 +46,20 @@ async def test_capture_frames_equal_offline_framer(tmp_path: Path) -> None:
     assert stamps[-1] <= time.monotonic()
 
 
+async def test_capture_at_24k_for_atoms(tmp_path: Path) -> None:
+    signal = make_signal(48000, 0.5, 4)
+    expected = Framer(48000, 24000, frame_samples=480).push(signal)
+    with alsa_file_devices(tmp_path, signal, rate=48000, paced=True) as devs:
+        capture = Capture(devs.capture_name, rate=48000, out_rate=24000)
+        await capture.start()
+        try:
+            frames = [await asyncio.wait_for(capture.get(), 5) for _ in range(20)]
+        finally:
+            await capture.stop()
+    assert {len(f.pcm) for f in frames} == {960}  # 20 ms at 24 kHz
+    assert [f.pcm for f in frames] == expected[:20]
+
+
 async def _drain_until_error(capture: Capture) -> None:
     while True:
         await asyncio.wait_for(capture.get(), 5)
@@ -91,10 +105,14 @@ async def test_missing_speaker_is_playback_blocked(tmp_path: Path) -> None:
 
 
 async def _play(
-    tmp_path: Path, rate: int, pcm16k: np.ndarray, cue: np.ndarray | None = None
+    tmp_path: Path,
+    rate: int,
+    pcm16k: np.ndarray,
+    source_rate: int = 16000,
+    cue: np.ndarray | None = None,
 ) -> np.ndarray:
     with alsa_file_devices(tmp_path, rate=rate, paced=True) as devs:
-        playback = Playback(devs.playback_name, rate=rate, prebuffer_ms=40)
+        playback = Playback(devs.playback_name, rate=rate, prebuffer_ms=40, source_rate=source_rate)
         await playback.start()
         assert playback.rate == rate
         try:
@@ -120,6 +138,14 @@ async def test_playback_resamples_up_when_device_runs_at_48k(tmp_path: Path) -> 
     pcm = make_signal(16000, 0.3, 3)
     played = await _play(tmp_path, 48000, pcm)
     framer = Framer(16000, 48000, frame_samples=48)
+    expected = np.frombuffer(b"".join(framer.push(pcm)), dtype="<i2")
+    assert find_signal(played, expected) >= 0
+
+
+async def test_24k_persona_audio_is_resampled_for_the_speaker(tmp_path: Path) -> None:
+    pcm = make_signal(24000, 0.3, 5)
+    played = await _play(tmp_path, 48000, pcm, source_rate=24000)
+    framer = Framer(24000, 48000, frame_samples=48)
     expected = np.frombuffer(b"".join(framer.push(pcm)), dtype="<i2")
     assert find_signal(played, expected) >= 0
 
@@ -194,6 +220,33 @@ async def test_running_dry_mid_stream_counts_an_underrun(tmp_path: Path) -> None
             assert playback.stats.underruns == 1
             playback.play_cue(make_signal(16000, 0.02, 8).tobytes())  # short, ends cleanly
             await asyncio.wait_for(playback.wait_drained(), 5)
+            assert playback.stats.underruns == 1
+        finally:
+            await playback.stop()
+
+
+async def ran_dry(playback: Playback) -> None:
+    """Until the device has asked for more than was queued (the stream stopped playing)."""
+    await asyncio.wait_for(playback.wait_drained(), 5)
+    async with asyncio.timeout(5):
+        while playback.playing:  # PortAudio's thread changes it
+            await asyncio.sleep(0.005)
+
+
+async def test_confirmed_underruns_on_a_real_stream(tmp_path: Path) -> None:
+    """A service without turn markers: the end of its audio is known only later (mark_end
+    after the persona went quiet), and running dry before that is no underrun."""
+    with alsa_file_devices(tmp_path, rate=16000, paced=True) as devs:
+        playback = Playback(devs.playback_name, rate=16000, prebuffer_ms=40, confirm_underruns=True)
+        await playback.start()
+        try:
+            playback.write(make_signal(16000, 0.1, 10).tobytes())
+            await ran_dry(playback)  # the end, or a gap?
+            playback.mark_end()  # the end
+            assert playback.stats.underruns == 0
+            playback.write(make_signal(16000, 0.1, 11).tobytes())
+            await ran_dry(playback)
+            playback.write(make_signal(16000, 0.1, 12).tobytes())  # a gap: more of the turn
             assert playback.stats.underruns == 1
         finally:
             await playback.stop()

@@ -43,6 +43,24 @@ def test_mark_end_plays_short_audio_without_counting() -> None:
     assert jb.stats.underruns == 0
 
 
+def test_confirmed_underruns_count_a_gap_not_the_end() -> None:
+    """Without turn markers, running dry is an underrun only if the turn goes on."""
+    jb = JitterBuffer(rate=1000, prebuffer_ms=1, capacity_ms=100, confirm_underruns=True)
+    jb.write(pcm([1, 2]))
+    assert jb.read(4) == pcm([1, 2, 0, 0])
+    assert jb.stats.underruns == 0  # the end of the persona's audio, or a gap?
+    jb.mark_end()  # the session decided the persona stopped: it was the end
+    jb.write(pcm([3, 4, 5]))  # the next turn
+    assert jb.stats.underruns == 0
+    assert jb.read(4) == pcm([3, 4, 5, 0])  # dry again, and this time more follows: a gap
+    jb.write(pcm([6]))
+    assert jb.stats.underruns == 1
+    jb.read(2)
+    jb.flush()  # barge-in: whatever was pending is no underrun either
+    jb.write(pcm([7]))
+    assert jb.stats.underruns == 1
+
+
 def test_overflow_drops_oldest() -> None:
     jb = JitterBuffer(rate=1000, prebuffer_ms=0, capacity_ms=5)
     assert jb.write(pcm(range(1, 9))) == 3
@@ -111,17 +129,25 @@ def test_ring_wraps_many_times_in_order() -> None:
     assert jb.stats.underruns == 0
 
 
-def test_speech_plays_over_a_queued_cue_one_prebuffer_after_it_arrives() -> None:
-    """A cue does not delay speech: speech starts where it would on an empty buffer."""
+def test_speech_plays_over_a_long_cue_two_prebuffers_after_it_arrives() -> None:
+    """A cue does not hold speech back for its whole length."""
     jb = JitterBuffer(rate=1000, prebuffer_ms=4, capacity_ms=100)
-    jb.write_cue(pcm([100] * 10))
+    jb.write_cue(pcm([100] * 20))
     assert jb.read(2) == pcm([100, 100])  # a cue plays at once, below the prebuffer
     start, dropped = jb.write_at(pcm([1, 2, 3]))
-    assert (start, dropped) == (2 * (2 + 4), 0)  # read position + prebuffer, in bytes
-    assert jb.read(8) == pcm([100, 100, 100, 100, 101, 102, 103, 100])
+    assert (start, dropped) == (2 * (2 + 2 * 4), 0)  # read position + 2 prebuffers, in bytes
+    assert jb.read(12) == pcm([100] * 8 + [101, 102, 103, 100])
     jb.mark_end()
-    assert jb.read(3) == bytes(6)
+    assert jb.read(10) == pcm([100] * 6) + bytes(8)
     assert jb.stats.underruns == 0
+
+
+def test_speech_over_a_cue_ending_between_one_and_two_prebuffers_starts_at_its_end() -> None:
+    jb = JitterBuffer(rate=1000, prebuffer_ms=4, capacity_ms=100)
+    jb.write_cue(pcm([100] * 6))
+    start, _ = jb.write_at(pcm([1, 2]))
+    assert start == 2 * 6
+    assert jb.read(8) == pcm([100] * 6 + [1, 2])
 
 
 def test_speech_after_a_short_cue_waits_its_prebuffer_in_silence() -> None:
@@ -152,7 +178,7 @@ def test_a_whole_turn_over_a_long_cue_keeps_its_order_and_latency() -> None:
     jb = JitterBuffer(rate=1000, prebuffer_ms=3, capacity_ms=100)
     jb.write_cue(pcm([100] * 20))
     starts = [jb.write_at(pcm([i] * 4))[0] // 2 for i in (1, 2, 3, 4, 5, 6)]
-    assert starts == [3, 7, 11, 15, 19, 23]
-    out = np.frombuffer(jb.read(23), dtype="<i2").tolist()
-    assert out == [100] * 3 + [101] * 4 + [102] * 4 + [103] * 4 + [104] * 4 + [105, 5, 5, 5]
+    assert starts == [6, 10, 14, 18, 22, 26]
+    out = np.frombuffer(jb.read(26), dtype="<i2").tolist()
+    assert out == [100] * 6 + [101] * 4 + [102] * 4 + [103] * 4 + [104, 104, 4, 4] + [5] * 4
     assert jb.read(4) == pcm([6] * 4)  # past the cue: appended as usual

@@ -281,7 +281,7 @@ async def test_call_without_call_id_returns_to_idle_after_score_display(
     from booth.devserver.faults import SocketFaults
 
     async with running_booth(
-        tmp_path, service={"flow": "sdk-token"}, call={"score_display": 5.0}
+        tmp_path, service={"protocol": "seed003"}, call={"score_display": 5.0}
     ) as b:
         end_after = 1.0 if ended_by == "service" else None
         b.server.faults.socket = SocketFaults(hide_call_id=True, end_after=end_after)

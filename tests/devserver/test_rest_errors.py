@@ -52,9 +52,12 @@ async def test_drill_not_found_spends_the_token(http: httpx.AsyncClient) -> None
     assert_error(again, 401, "TOKEN_ALREADY_USED")
 
 
-async def test_sdk_token_unknown_drill(http: httpx.AsyncClient) -> None:
-    response = await http.post(SDK, json={"drillKey": "nope"}, headers=bearer(API_KEY))
-    assert_error(response, 400, "DRILL_NOT_FOUND")
+async def test_sdk_token_refuses_a_body_seed_003_does_not_define(http: httpx.AsyncClient) -> None:
+    response = await http.post(SDK, json={"drillKey": "quick"}, headers=bearer(API_KEY))
+    error = assert_error(response, 400, "INVALID_REQUEST")
+    assert "no request body" in error["message"]
+    empty = await http.post(SDK, json={}, headers=bearer(API_KEY))
+    assert empty.status_code == 200
 
 
 @pytest.mark.parametrize(

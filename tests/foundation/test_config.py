@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from booth.cli import main
-from booth.config import Config, ConfigError, load_api_key, load_config
+from booth.config import Config, ConfigError, load_api_key, load_config, parse_config
 from booth.secret import Secret
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,7 +45,25 @@ def test_example_config_is_complete_and_equals_defaults() -> None:
         ("[call]\nidle_timeout = 2\n", "call.idle_timeout", "must be at least 10, got 2"),
         ("[audio]\ninput_gain_db = 99\n", "audio.input_gain_db", "must be at most 40, got 99"),
         ('[panel]\ntalk_mode = "pt"\n', "panel.talk_mode", "did you mean 'ptt'?"),
+        ('[service]\nprotocol = "grpc"\n', "service.protocol", "must be one of 'booth',"),
         ('[service]\nflow = "grpc"\n', "service.flow", "must be one of 'athos', 'sdk-token'"),
+        (
+            '[service]\nflow = "sdk-token"\nprotocol = "atoms"\n',
+            "service.flow",
+            "says 'seed003' but service.protocol says otherwise",
+        ),
+        ('[service]\nprotocol = "atoms"\n', "service.agent_id", "is required"),
+        ('[service]\nagent_id = "a1"\n', "service.agent_id", 'only used with protocol "atoms"'),
+        (
+            '[service]\nprotocol = "atoms"\nagent_id = "a"\n[audio]\nnoise_suppression = 2\n',
+            "audio.noise_suppression",
+            "webrtc works at 16 kHz",
+        ),
+        (
+            '[service]\nprotocol = "seed003"\ndifficulty = "Elite"\n',
+            "service.difficulty",
+            "seed 003 has no place for it",
+        ),
         ("[audio]\ninput_rate = 12345\n", "audio.input_rate", "must be 0 or one of"),
         ('[audio]\ninput_device = "/mic[/"\n', "audio.input_device", "bad regular expression"),
         (
@@ -173,3 +191,20 @@ def test_help_lists_every_subcommand() -> None:
     )
     for name in ("run", "demo", "devserver", "doctor", "devices", "history", "bench"):
         assert f"    {name} " in proc.stdout or f"    {name}\n" in proc.stdout
+
+
+def test_the_older_flow_key_still_reads() -> None:
+    assert parse_config({"service": {"flow": "sdk-token"}}).service.protocol == "seed003"
+    assert parse_config({"service": {"flow": "athos"}}).service.protocol == "booth"
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [("ws://127.0.0.1:8765", "http"), ("http://127.0.0.1:99999", "port"), ("http://[::1", "parse")],
+)
+def test_api_url_goes_through_the_url_policy(tmp_path: Path, url: str, why: str) -> None:
+    path = tmp_path / "booth.toml"
+    path.write_text(f'[service]\napi_url = "{url}"\n')
+    with pytest.raises(ConfigError, match=why) as caught:
+        load_config(path)
+    assert "service.api_url" in str(caught.value)

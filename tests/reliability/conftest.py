@@ -43,6 +43,7 @@ def pytest_runtest_makereport(
     report = yield
     if report.when == "call":
         entry = FIGURES.setdefault(scenario_name(item), {"runs": 0, "passes": 0})
+        entry["suite"] = item.path.stem
         entry["runs"] += 1
         entry["passes"] += int(report.passed)
     return report

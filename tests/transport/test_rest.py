@@ -84,10 +84,11 @@ async def test_mint_and_redeem_send_the_right_credentials(service: ScriptedServi
 async def test_sdk_token_flow(service: ScriptedService) -> None:
     service.script("/api/v1/sdk/token", Reply(200, {"token": TOKEN, "ws_url": "ws://[::1]:9/v"}))
     async with client(service) as rest:
-        ticket = await rest.start_call("b", "d", flow="sdk-token")
+        ticket = await rest.sdk_token()
     assert ticket.connection_url == "ws://[::1]:9/v"
     assert ticket.connection_ticket == TOKEN
     assert service.requests[0][2]["Authorization"] == f"Bearer {KEY}"
+    assert service.requests[0][3] is None  # no body: seed 003 defines none (issue 13, defect 4)
 
 
 @pytest.mark.parametrize(
