@@ -500,6 +500,12 @@ class RoleplaySession:
         """Bytes of one 20 ms frame for :meth:`send_audio`."""
         return self.protocol.frame_bytes
 
+    @property
+    def silence_while_muted(self) -> bool:
+        """Whether muted frames are sent as silence (Atoms: the service must hear the rep
+        stop), so the mic has to keep delivering them."""
+        return self.traits.idle_silence
+
     def send_audio(self, frame: bytes) -> bool:
         """Send one 20 ms frame (:attr:`frame_bytes`); False if it was dropped (muted, offline
         or backlogged). While muted, a dialect whose service detects turns by itself (Atoms)

@@ -99,7 +99,13 @@ class Capture:
         self._watchdog: asyncio.Task[None] | None = None
         self._lock = threading.Lock()
         self._last_callback = 0.0
+        #: Native id of PortAudio's callback thread (for per-thread CPU figures).
+        self.callback_thread: int | None = None
         self._in_index = 0
+        self._paused = False
+        self._restart = False
+        self._framer_base = 0  # the input index the framer's sample 0 is
+        self._seq = 0
         self._anchors: collections.deque[tuple[int, float]] = collections.deque(maxlen=16)
         self._running = False
         self._closing: asyncio.Future[None] | None = None
@@ -152,6 +158,18 @@ class Capture:
             raise item
         return item
 
+    def pause(self) -> None:
+        """Keep the stream running but frame and deliver nothing (a muted call's mic)."""
+        with self._lock:
+            self._paused = True
+
+    def resume(self) -> None:
+        """Frame and deliver again, from the next block (the framer starts afresh)."""
+        with self._lock:
+            if self._paused:
+                self._paused = False
+                self._restart = True
+
     # -- PortAudio side (worker / audio threads) ----------------------------------------
 
     def _open(self) -> None:
@@ -175,6 +193,8 @@ class Capture:
             )
             self.rate = rate
             self._in_index = 0
+            self._framer_base = self._seq = 0
+            self._restart = False
             self._anchors.clear()
             self._last_callback = time.monotonic()
             try:
@@ -218,6 +238,7 @@ class Capture:
         now = time.monotonic()
         self._last_callback = now
         self.stats.callbacks += 1
+        self.callback_thread = threading.get_native_id()
         if status & pyaudio.paInputOverflow:
             self.stats.input_overflows += 1
         framer = self._framer
@@ -236,15 +257,23 @@ class Capture:
                 first = min(first, now - (cur - adc))
         with self._lock:
             self._anchors.append((self._in_index, first))
+            block_start = self._in_index
             self._in_index += frame_count
+            if self._paused:
+                return  # muted: timing kept, nothing framed or handed over
+            if self._restart:
+                # Unmuted again: frame from this block on, as from a fresh stream.
+                framer.reset()
+                self._framer_base = block_start
+                self._restart = False
             start = framer.frames_out
             frames = framer.push(data)
             out = []
             for i, raw in enumerate(frames):
-                seq = start + i
-                src = framer.source_index(seq * self.frame_samples)
+                src = self._framer_base + framer.source_index((start + i) * self.frame_samples)
                 pcm = raw if self.processor is None else self.processor(raw)
-                out.append(CapturedFrame(pcm, self._time_of(src), seq))
+                out.append(CapturedFrame(pcm, self._time_of(src), self._seq))
+                self._seq += 1
         if out:
             with contextlib.suppress(RuntimeError):  # loop closed during shutdown
                 loop.call_soon_threadsafe(self._deliver, out)

@@ -1,16 +1,20 @@
-"""Fixed-point resampler and framer: any supported mic rate in, exact 20 ms int16 frames out.
+"""Fixed-point resampler and framer: any supported mic rate in, exact int16 frames out.
 
-Sans-I/O and deterministic. A Q15 polyphase FIR (Kaiser-windowed sinc designed at
-construction) converts ``in_rate`` to ``out_rate`` by the reduced ratio L/M. Every output
-sample is ``sum(q15_tap * sample) / 2**15`` rounded half to even and saturated to int16:
-integer products, exact integer accumulation. Filter history and the output remainder are
-carried across calls, so the frames are bit-identical however the input is chunked.
+Sans-I/O and deterministic. The rate change is one or two polyphase FIR stages with integer
+taps (``Stage``): an integer or small ratio (48 kHz -> 16 kHz is 3:1, 24 -> 16 kHz is 2:3)
+is one sharp stage; a ratio with a large numerator (44.1 kHz -> 16 kHz is 160:441) is a
+cheap wide-transition stage to 3/2 of the lower rate, then the sharp 2:3 stage. The
+arithmetic is integer throughout: int16 samples times integer taps, summed exactly, with
+no rounding between stages; only the final sum is divided by 2**(sum of the stages' tap
+fraction bits), rounded half to even and saturated to int16. Filter history and the output
+remainder are carried across calls, so the frames are bit-identical however the input is
+chunked.
 
-Why the accumulation runs in float64: a product of an int16 sample and a Q15 tap is an
-integer below 2**30 and a sum of K of them stays below 2**53 for any K < 2**23, so float64
-holds every partial sum exactly. Float64 arithmetic on those integers is therefore the same
-integer arithmetic as int64, and it lets numpy hand the filter to BLAS as one matrix product.
-``reference_resample`` below is a plain int64 implementation that the tests hold it to.
+Why the sums run in float64: every partial sum is an integer multiple of 2**-q below 2**16
+(checked when a plan is made: the worst case is under 2**53 units), so float64 holds each
+one exactly and the result is the same integer arithmetic as int64 in any summation order;
+float64 lets numpy hand a stage to BLAS as one matrix product. ``reference_resample`` below
+is a plain int64 implementation that the tests hold the framer to.
 
 Optional stages, applied per whole output frame (so they are chunking-invariant too): a
 one-pole DC blocker (~13 Hz corner) and a gain, then rounding and saturation again.
@@ -21,7 +25,7 @@ from __future__ import annotations
 import functools
 import math
 import sys
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -29,21 +33,29 @@ import numpy.typing as npt
 
 from booth.audio.rates import INPUT_RATES, OUTPUT_RATES
 
-Q: Final = 15
-ONE_Q15: Final = 1 << Q
-# Pass band to 0.4375·min rate (7 kHz at 16 kHz out), stop band from 0.53125·min rate
+# Pass band to 0.4375·lower rate (7 kHz at 16 kHz out), stop band from 0.53125·lower rate
 # (8.5 kHz): tones above 8.5 kHz cannot alias into the band; 8–8.5 kHz folds above 7.5 kHz.
 PASS_EDGE: Final = 0.4375
 STOP_EDGE: Final = 0.53125
-# Kaiser design target; Q15 tap rounding (see _shaped_rounder) then sets the real floor:
-# -73 dB or lower over 8.5–24 kHz for 48 kHz in (-68 dB for 96 kHz in: twice the taps).
-KAISER_ATTENUATION_DB: Final = 80.0
-# Outputs computed per matrix row; a multiple of L. Small keeps the wasted zero taps few.
-_GROUP_TARGET: Final = 16
+# The sharp stage is designed minimax (below) to these, after its taps are rounded.
+# Ripple is a linear error: 0.08 dB peak to peak already caps the SNR against an ideal
+# resampler at 44 dB on speech; 0.01 dB keeps it above 60 dB for ~15 % more taps.
+RIPPLE_TARGET_DB: Final = 0.01  # peak to peak over the pass band (budget 0.1 dB)
+STOP_TARGET_DB: Final = 85.0  # worst stop-band gain, negated (budget 80 dB)
+# Tap fraction bits. Q15 rounding alone leaves a -70 dB floor over ~120 taps; Q20 keeps the
+# sharp stage within 1 dB of its design. The wide stage has ~30 taps a phase and a 90 dB
+# Kaiser design, for which Q16 suffices; 15 + 16 + 20 bits of magnitude stay under 2**53.
+SHARP_Q: Final = 20
+WIDE_Q: Final = 16
+WIDE_ATTENUATION_DB: Final = 90.0
+# A stage with a numerator above this is split (see plan()): its single-stage matrix would
+# be mostly zeros.
+MAX_SHARP_UP: Final = 4
+# Outputs per matrix column group: small keeps the zero taps of the banded matrix few,
+# large keeps BLAS efficient; 8 is the fastest here for 48 -> 16 kHz.
+_GROUP_TARGET: Final = 8
+_EXACT_LIMIT: Final = 2**53
 _DC_POLE: Final = 0.995
-# Weight of pass-band error against stop-band error when rounding taps (_shaped_rounder):
-# 0.1 keeps ripple ~0.005 dB (SNR vs soxr VHQ ~69 dB) and the stop band below -73 dB.
-_PASS_WEIGHT: Final = 0.1
 _LITTLE_ENDIAN: Final = sys.byteorder == "little"
 # 0-d bounds and the raw ufunc: np.clip's wrapper costs more than the clipping itself.
 _LO: Final = np.array(-32768.0)
@@ -54,81 +66,266 @@ except ImportError:  # numpy < 2
     from numpy.core.umath import clip as _clip  # type: ignore[attr-defined,no-redef,unused-ignore]
 
 Int16Array = npt.NDArray[np.int16]
+IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 
-@functools.lru_cache(maxsize=32)
-def design_filter(in_rate: int, out_rate: int) -> tuple[npt.NDArray[np.int64], int, int, int]:
-    """Q15 polyphase taps for in_rate -> out_rate (cached: the design costs ~0.1 s).
+@dataclass(frozen=True, eq=False)
+class Stage:
+    """One polyphase FIR stage: ``up``/``down`` and ``taps[p, k]`` in units of 2**-q.
 
-    Returns ``(taps, L, M, N)``: ``taps[p, k]`` is phase p's k-th tap (each phase sums to
-    exactly 1.0 in Q15, so DC passes unchanged and no phase is louder than another),
-    L/M the reduced ratio and N the prototype length before padding.
+    Output n is ``sum_k taps[p, k] * x[j - k]`` with ``j = n*down // up`` the newest input
+    it uses and ``p = n*down % up`` its phase. ``length`` is the prototype's length before
+    it was split into phases (odd, linear phase: its delay is (length-1)/2 prototype samples).
     """
+
+    up: int
+    down: int
+    taps: IntArray
+    q: int
+    length: int
+
+    @property
+    def delay(self) -> float:
+        """Group delay in this stage's output samples."""
+        return (self.length - 1) / 2 / self.down
+
+
+# -- filter design ----------------------------------------------------------------------
+
+
+def _minimax_lowpass(n: int, rate: float, f_pass: float, f_stop: float) -> FloatArray:
+    """Odd-length linear-phase lowpass, equiripple-like (Lawson's iteratively reweighted
+    least squares): ``RIPPLE_TARGET_DB`` against ``STOP_TARGET_DB`` weighting."""
+    m = (n - 1) // 2
+    grid = np.concatenate((np.linspace(0.0, f_pass, 6 * m), np.linspace(f_stop, rate / 2, 12 * m)))
+    in_pass = grid <= f_pass
+    basis = np.cos(np.outer(2 * np.pi * grid / rate, np.arange(m + 1)))
+    want = in_pass.astype(np.float64)
+    delta_pass = 10 ** (RIPPLE_TARGET_DB / 40) - 1  # half the peak-to-peak ripple
+    importance = np.where(in_pass, 1.0, delta_pass / 10 ** (-STOP_TARGET_DB / 20))
+    weight = np.full(grid.size, 1.0 / grid.size)
+    coef = np.zeros(m + 1)
+    for _ in range(30):
+        wb = basis * weight[:, None]
+        coef = np.linalg.solve(basis.T @ wb, wb.T @ want)
+        err = np.abs(basis @ coef - want) * importance
+        weight *= err
+        weight /= weight.sum()
+    return np.concatenate((coef[:0:-1] / 2, coef[:1], coef[1:] / 2))
+
+
+def _kaiser_lowpass(
+    rate: float, f_pass: float, f_stop: float, atten: float, gain: float
+) -> FloatArray:
+    width = 2 * math.pi * (f_stop - f_pass) / rate
+    n = math.ceil((atten - 7.95) / (2.285 * width)) + 1
+    n += 1 - n % 2  # odd: linear phase about a whole prototype sample
+    cutoff = (f_pass + f_stop) / 2 / rate
+    t = np.arange(n) - (n - 1) / 2
+    proto: FloatArray = 2 * cutoff * np.sinc(2 * cutoff * t) * np.kaiser(n, 0.1102 * (atten - 8.7))
+    return proto * gain
+
+
+def _response_db(proto: FloatArray, rate: float) -> tuple[FloatArray, FloatArray]:
+    """(frequencies, gain dB) on a grid 64 points per tap-length: finer than any lobe.
+
+    An FFT, not a matrix of complex exponentials: that was 9 MB for 139 taps, and glibc
+    keeps freed blocks that size in the heap, so the daemon's RSS kept them too."""
+    n = 1 << (64 * proto.size - 1).bit_length()
+    gain = np.abs(np.fft.rfft(proto, n))
+    freqs = np.asarray(np.fft.rfftfreq(n, 1.0 / rate), dtype=np.float64)
+    return freqs, np.asarray(20 * np.log10(np.maximum(gain, 1e-12)), dtype=np.float64)
+
+
+def _split(proto: FloatArray, up: int, q: int) -> IntArray:
+    """A prototype's phases as integers in units of 2**-q, DC gain scaled to exactly 1.
+
+    No residue is forced onto a tap to make a phase sum exactly 2**q: for a minimax design
+    that moves one tap by the pass-band ripple (~0.005) and lifts the stop band by 40 dB.
+    Plain rounding leaves the DC gain within ~1e-5 of unity.
+    """
+    k = -(-proto.size // up)
+    padded = np.zeros(k * up)
+    padded[: proto.size] = proto * (up / proto.sum())
+    taps: IntArray = np.rint(padded.reshape(k, up).T * 2**q).astype(np.int64)
+    return taps
+
+
+@functools.lru_cache(maxsize=16)
+def _sharp_stage(in_rate: int, out_rate: int) -> Stage:
+    """The stage that sets the pass band and the stop band (minimax, Q20)."""
     g = math.gcd(in_rate, out_rate)
     up, down = out_rate // g, in_rate // g
     proto_rate = in_rate * up
-    base = min(in_rate, out_rate)
-    f_pass, f_stop = PASS_EDGE * base, STOP_EDGE * base
-    width = 2 * math.pi * (f_stop - f_pass) / proto_rate
-    atten = KAISER_ATTENUATION_DB
-    beta = 0.1102 * (atten - 8.7)
-    n = math.ceil((atten - 7.95) / (2.285 * width)) + 1
-    # Odd length with (N-1)/2 a multiple of M: the group delay is a whole number of output
-    # samples, so the output lines up with the input sample grid (and with soxr in the bench).
-    half = math.ceil((n - 1) / 2 / down) * down
-    n = 2 * half + 1
-    cutoff = (f_pass + f_stop) / 2 / proto_rate  # cycles per prototype sample
-    t = np.arange(n) - half
-    proto = 2 * cutoff * np.sinc(2 * cutoff * t) * np.kaiser(n, beta) * up
-    k = -(-n // up)
-    padded = np.zeros(k * up)
-    padded[:n] = proto
-    phases = padded.reshape(k, up).T * ONE_Q15  # phases[p, k] = proto[p + k*up]
-    if f_stop < in_rate / 2:
-        quantize = _shaped_rounder(k, in_rate, f_pass, f_stop)
-        taps = np.stack([quantize(row) for row in phases])
-    else:
-        # Interpolation: every input frequency matters equally, so plain rounding is best.
-        taps = np.rint(phases).astype(np.int64)
-    for p in range(up):
-        # Put the rounding residue on the largest tap: exact unity DC gain per phase.
-        taps[p, int(np.argmax(np.abs(taps[p])))] += ONE_Q15 - int(taps[p].sum())
-    if np.abs(taps).max() >= ONE_Q15:
-        raise AssertionError("a Q15 tap overflowed")  # cannot happen for these ratios
-    return taps, up, down, n
+    low = min(in_rate, out_rate)
+    f_pass, f_stop = PASS_EDGE * low, STOP_EDGE * low
+    # Length estimate for an equiripple filter (Kaiser's formula), then the shortest
+    # odd length from there whose rounded taps meet the targets. (n-1)/2 a multiple of
+    # `down` makes the delay a whole number of output samples.
+    d_pass = 10 ** (RIPPLE_TARGET_DB / 40) - 1
+    d_stop = 10 ** (-STOP_TARGET_DB / 20)
+    est = (-10 * math.log10(d_pass * d_stop) - 13) / (14.6 * (f_stop - f_pass) / proto_rate)
+    step = 2 * down
+    n = max(step + 1, (int(est) // step) * step + 1)
+    while True:
+        proto = _minimax_lowpass(n, proto_rate, f_pass, f_stop) * up
+        taps = _split(proto, up, SHARP_Q)
+        real = taps.T.reshape(-1)[:n] / (2.0**SHARP_Q * up)  # the prototype as rounded
+        freqs, gain = _response_db(real, proto_rate)
+        stop = gain[freqs >= f_stop].max()
+        passband = gain[freqs <= f_pass]
+        ripple = passband.max() - passband.min()
+        if -stop >= STOP_TARGET_DB - 1.0 and ripple <= 1.5 * RIPPLE_TARGET_DB:
+            return Stage(up, down, taps, SHARP_Q, n)
+        n += step
 
 
-def _shaped_rounder(
-    k: int, rate: int, f_pass: float, f_stop: float
-) -> Callable[[FloatArray], npt.NDArray[np.int64]]:
-    """Round taps to integers so the rounding error lands outside the stop band.
+def _wide_stage(in_rate: int, out_rate: int, f_pass: float, f_stop: float, q: int) -> Stage:
+    """A cheap stage that only has to stop ``f_stop`` and up (Kaiser, broad transition)."""
+    g = math.gcd(in_rate, out_rate)
+    up, down = out_rate // g, in_rate // g
+    proto = _kaiser_lowpass(in_rate * up, f_pass, f_stop, WIDE_ATTENUATION_DB, up)
+    return Stage(up, down, _split(proto, up, q), q, proto.size)
 
-    Plain rounding of ~170 Q15 taps leaves a stop-band floor between -66 and -72 dB,
-    depending on luck. Rounding one tap at a time and spreading its error over the taps not
-    yet rounded, weighted by the inverse Hessian of the weighted error energy (optimal brain
-    surgeon / GPTQ), steers that error away from the stop band, into the pass band (which
-    has ripple to spare) and the transition band, and keeps the stop band below -73 dB.
+
+@functools.lru_cache(maxsize=32)
+def plan(in_rate: int, out_rate: int) -> tuple[Stage, ...]:
+    """The stages for in_rate -> out_rate (cached: a design costs up to ~0.2 s).
+
+    One sharp stage when the reduced ratio's numerator is small. Otherwise the sharp stage
+    runs between the lower rate and ``mid`` = 3/2 of it (a 2:3 ratio), and a wide stage
+    bridges ``mid`` and the other rate: the sharp stage removes everything from the stop
+    edge to mid/2, so the wide one only has to keep out what would land below the stop
+    edge, i.e. from ``mid - stop edge`` up, leaving it a broad transition band and few taps.
     """
-    stop = np.linspace(f_stop, rate / 2, 8 * k)
-    pas = np.linspace(0.0, f_pass, 4 * k)
-    omega = 2 * np.pi * np.concatenate((stop, pas, [0.0])) / rate
-    weight = np.concatenate((np.ones(stop.size), np.full(pas.size, _PASS_WEIGHT), [100.0 * k]))
-    idx = np.arange(k)
-    cos, sin = np.cos(np.outer(omega, idx)), np.sin(np.outer(omega, idx))
-    hess = (cos.T * weight) @ cos + (sin.T * weight) @ sin
-    hess += np.eye(k) * 1e-3 * float(np.mean(np.diag(hess)))
-    upper = np.linalg.cholesky(np.linalg.inv(hess)).T
+    if in_rate == out_rate:
+        return ()
+    g = math.gcd(in_rate, out_rate)
+    if out_rate // g <= MAX_SHARP_UP or in_rate % out_rate == 0 or out_rate % in_rate == 0:
+        return (_sharp_stage(in_rate, out_rate),)
+    low = min(in_rate, out_rate)
+    mid = low * 3 // 2
+    f_pass, f_stop = PASS_EDGE * low, STOP_EDGE * low
+    for q in range(WIDE_Q, 0, -1):
+        if in_rate > out_rate:
+            # Wide first: what lands below f_stop at mid must go; the rest the sharp one takes.
+            stages = (
+                _wide_stage(in_rate, mid, f_pass, mid - f_stop, q),
+                _sharp_stage(mid, out_rate),
+            )
+        else:
+            # Wide last: also its own images of the band must go (nothing follows it).
+            stages = (
+                _sharp_stage(in_rate, mid),
+                _wide_stage(mid, out_rate, f_pass, min(mid, out_rate) - f_stop, q),
+            )
+        # Worst-case |sum| in units of 2**-q must stay exact in float64 (and int64).
+        bound = 32768.0
+        for stage in stages:
+            bound *= float(np.abs(stage.taps).sum(axis=1).max())
+        if bound < _EXACT_LIMIT:
+            return stages
+    raise AssertionError("no tap precision keeps the sums exact")  # cannot for these rates
 
-    def quantize(row: FloatArray) -> npt.NDArray[np.int64]:
-        w = row.astype(np.float64, copy=True)
-        q = np.zeros(k)
-        for i in range(k):
-            q[i] = np.rint(w[i])
-            w[i + 1 :] -= (w[i] - q[i]) / upper[i, i] * upper[i, i + 1 :]
-        return q.astype(np.int64)
 
-    return quantize
+# -- the streaming engine ---------------------------------------------------------------
+
+
+class _StageRunner:
+    """One stage over a float64 input buffer, as banded matrix products.
+
+    A row of the input (``need`` samples, rows ``advance`` apart, overlapping: a strided
+    view, no copy) times a fixed matrix gives ``outs`` consecutive outputs. When ``up`` is
+    large one matrix would be mostly zeros, so a row's outputs are split into ``positions``
+    groups of ``group``, each with its own matrix over its own window, as one batched
+    product.
+    """
+
+    def __init__(self, stage: Stage) -> None:
+        up, down, k = stage.up, stage.down, stage.taps.shape[1]
+        if up < _GROUP_TARGET:
+            periods = -(-_GROUP_TARGET // up)
+            group, positions = up * periods, 1
+        else:
+            periods = 1
+            group = next((d for d in range(_GROUP_TARGET, 4 * _GROUP_TARGET) if up % d == 0), up)
+            positions = up // group
+        self.k = k
+        self.outs = up * periods
+        self.advance = down * periods
+        step = group * down // up if positions > 1 else 0  # window start between positions
+        newest = [(t * down) // up for t in range(self.outs)]
+        row_len = max(newest[s * group + group - 1] - s * step for s in range(positions)) + k
+        mats = np.zeros((positions, row_len, group))
+        scale = 2.0**-stage.q  # exact: a power of two
+        for t in range(self.outs):
+            s = t // group
+            o = newest[t] - s * step
+            mats[s, o : o + k, t % group] = stage.taps[(t * down) % up, ::-1] * scale
+        self.need = (positions - 1) * step + row_len
+        self._positions, self._group, self._step, self._row_len = positions, group, step, row_len
+        self._mats = mats
+        self._mat2d = mats[0]
+        self.buf: FloatArray = np.zeros(0)
+        self.fill = 0
+        self._views: dict[int, tuple[FloatArray, FloatArray, FloatArray]] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        self.buf = np.zeros(max(4 * self.need, 2048))
+        self.fill = self.k - 1  # zeros stand for the silence before the first sample
+        self._views = {}
+
+    def reserve(self, n: int) -> FloatArray:
+        """The buffer slice where the next n input samples go (the caller fills it)."""
+        end = self.fill + n
+        if end > self.buf.size:
+            grown = np.zeros(max(2 * self.buf.size, end + self.need))
+            grown[: self.fill] = self.buf[: self.fill]
+            self.buf = grown
+            self._views = {}  # they look at the old buffer
+        start = self.fill
+        self.fill = end
+        return self.buf[start:end]
+
+    def ready(self) -> int:
+        """Rows that can run now."""
+        return (self.fill - self.need) // self.advance + 1 if self.fill >= self.need else 0
+
+    def run(self, rows: int, out: FloatArray | None = None) -> FloatArray:
+        """Compute rows * outs outputs into ``out`` (1-D, contiguous; by default a scratch
+        array of the runner's, reused) and drop the input no longer needed."""
+        cached = self._views.get(rows)
+        if cached is None:
+            if len(self._views) >= 8:
+                self._views = {}  # odd block sizes: keep the cache small
+            b = self.buf
+            if self._positions == 1:
+                view = np.ndarray((rows, self._row_len), np.float64, b, 0, (self.advance * 8, 8))
+            else:
+                shape = (self._positions, rows, self._row_len)
+                view = np.ndarray(shape, np.float64, b, 0, (self._step * 8, self.advance * 8, 8))
+            scratch = np.empty(rows * self.outs)
+            cached = self._views[rows] = (view, scratch, self._shaped(scratch, rows))
+        view, flat, shaped = cached
+        if out is not None:
+            flat, shaped = out, self._shaped(out, rows)
+        if self._positions == 1:
+            np.dot(view, self._mat2d, out=shaped)
+        else:
+            np.matmul(view, self._mats, out=shaped)
+        used = rows * self.advance
+        keep = self.fill - used
+        self.buf[:keep] = self.buf[used : self.fill]
+        self.fill = keep
+        return flat
+
+    def _shaped(self, flat: FloatArray, rows: int) -> FloatArray:
+        if self._positions == 1:
+            return flat.reshape(rows, self._group)
+        # Output order is row, position, column: the product's (position, row, column).
+        return flat.reshape(rows, self._positions, self._group).transpose(1, 0, 2)
 
 
 class Framer:
@@ -161,40 +358,33 @@ class Framer:
         self.dc_block = dc_block
         self.gain_db = gain_db
         self._gain = 10.0 ** (gain_db / 20.0)
-        self._bypass = in_rate == out_rate
-        if self._bypass:
-            self.up, self.down, self.taps_len, k = 1, 1, 1, 1
-            self._taps = np.full((1, 1), ONE_Q15, dtype=np.int64)
-        else:
-            self._taps, self.up, self.down, self.taps_len = design_filter(in_rate, out_rate)
-            k = self._taps.shape[1]
-        self._k = k
-        # One matrix row makes `group` outputs from `row_len` inputs, `advance` inputs apart.
-        group = self.up * max(1, -(-_GROUP_TARGET // self.up))
-        self._group = group
-        self._advance = group * self.down // self.up
-        offsets = (np.arange(group) * self.down) // self.up  # newest input used by output t
-        self._row_len = int(offsets[-1]) + k
-        big = np.zeros((self._row_len, group))
-        for t in range(group):
-            phase = (t * self.down) % self.up
-            # Row position r holds input (offset_t - (k-1) + r): taps reversed.
-            big[offsets[t] : offsets[t] + k, t] = self._taps[phase, ::-1]
-        self._matrix = big / ONE_Q15
-        self._strides = (self._advance * 8, 8)
-        self._views: dict[int, tuple[FloatArray, FloatArray]] = {}
+        self._post_needed = dc_block or self._gain != 1.0
+        self.stages = plan(in_rate, out_rate)
+        self._runners = [_StageRunner(stage) for stage in self.stages]
+        self._chain: list[tuple[_StageRunner, _StageRunner | None]] = list(
+            zip(self._runners, [*self._runners[1:], None], strict=False)
+        )
+        rate, delay = in_rate, 0.0
+        for stage in self.stages:
+            rate = rate * stage.up // stage.down
+            delay = delay * stage.up / stage.down + stage.delay
+        self._delay = delay
+        powers = _DC_POLE ** np.arange(frame_samples)
+        self._dc_powers = powers
+        self._dc_inverse = 1.0 / powers
+        self._dc_buf = np.empty(frame_samples)
         self.reset()
 
     # -- public -------------------------------------------------------------------------
 
     @property
     def delay(self) -> float:
-        """Filter delay in output samples (a whole number for every supported ratio)."""
-        return 0.0 if self._bypass else (self.taps_len - 1) / 2 / self.down
+        """Filter delay in output samples (a whole number for integer ratios)."""
+        return self._delay
 
     def source_index(self, out_index: int) -> float:
         """Input sample index (per channel) whose sound output sample ``out_index`` carries."""
-        return (out_index - self.delay) * self.in_rate / self.out_rate
+        return (out_index - self._delay) * self.in_rate / self.out_rate
 
     @property
     def frames_out(self) -> int:
@@ -203,12 +393,14 @@ class Framer:
 
     def reset(self) -> None:
         """Forget all history: as if just constructed."""
-        self._k_hist = self._k - 1
-        self._buf: FloatArray = np.zeros(max(4 * self._row_len, 8192))
-        self._views = {}
-        self._fill = self._k_hist  # zeros stand for the silence before the first sample
-        self._out: Int16Array = np.zeros(max(4 * self.frame_samples, 4096), dtype=np.int16)
-        self._out_fill = 0
+        for runner in self._runners:
+            runner.reset()
+        size = max(4 * self.frame_samples, 4096)
+        self._out: Int16Array = np.zeros(size, dtype=np.int16)
+        # With a DC blocker or gain, outputs wait here unrounded (the exact sums over 2**q)
+        # until a whole frame is there; it is rounded once, after them.
+        self._fout: FloatArray = np.zeros(size if self._post_needed else 0)
+        self._out_fill = 0  # output samples waiting (in _fout with post-processing, else _out)
         self._partial = b""
         self._frames_out = 0
         self._dc_x = 0.0
@@ -216,14 +408,12 @@ class Framer:
 
     def push(self, pcm: bytes | bytearray | memoryview | npt.NDArray[np.int16]) -> list[bytes]:
         """Feed int16 PCM (interleaved when channels > 1); return the frames now complete."""
-        x = self._as_samples(pcm)
-        if self.channels != 1:
-            x = self._downmix(x)
-        if x.size:
-            self._resample(x)
-        if self._out_fill < self.frame_samples:
-            return []
-        return self._cut_frames()
+        return self._cut_frames() if self._feed(pcm) else []
+
+    def push_bytes(self, pcm: bytes | bytearray | memoryview | npt.NDArray[np.int16]) -> bytes:
+        """Like push() but the completed frames joined into one bytes object (playback wants
+        a stream, not 1 ms frames one by one)."""
+        return self._take_frames()[0] if self._feed(pcm) else b""
 
     def process(self, pcm: bytes | bytearray | memoryview | npt.NDArray[np.int16]) -> Int16Array:
         """Like push() but return the completed frames as one int16 array."""
@@ -234,10 +424,21 @@ class Framer:
 
     # -- internals ----------------------------------------------------------------------
 
+    def _feed(self, pcm: bytes | bytearray | memoryview | npt.NDArray[np.int16]) -> bool:
+        """Resample pcm into the output buffer; True when a whole frame is waiting."""
+        x = self._as_samples(pcm)
+        if self.channels != 1:
+            x = self._downmix(x)
+        if x.size:
+            self._resample(x)
+        return self._out_fill >= self.frame_samples
+
     def _as_samples(
         self, pcm: bytes | bytearray | memoryview | npt.NDArray[np.int16]
     ) -> Int16Array:
         if isinstance(pcm, np.ndarray):
+            if pcm.ndim == 1 and pcm.dtype == np.int16 and self.channels == 1:
+                return pcm  # the common case first
             if pcm.dtype != np.int16:
                 raise TypeError(f"PCM arrays must be int16, got {pcm.dtype}")
             if pcm.ndim == 2 and pcm.shape[1] != self.channels:
@@ -248,122 +449,153 @@ class Framer:
                     f"{flat.size} samples is not a whole number of {self.channels}-channel frames"
                 )
             return flat
-        data = self._partial + bytes(pcm) if self._partial else bytes(pcm)
+        if isinstance(pcm, memoryview):
+            pcm = pcm.cast("B")
+        if self._partial:
+            data = self._partial + bytes(pcm)
+        elif len(pcm) % (2 * self.channels) == 0:
+            return np.frombuffer(pcm, dtype="<i2")  # the common case: no copy
+        else:
+            data = bytes(pcm)
         whole = len(data) - len(data) % (2 * self.channels)
         # A torn sample (odd byte count) waits for its other half instead of being lost.
         self._partial = data[whole:]
-        return np.frombuffer(data[:whole], dtype="<i2").astype(np.int16, copy=False)
+        return np.frombuffer(data[:whole], dtype="<i2")
 
     def _downmix(self, samples: Int16Array) -> Int16Array:
-        if self.channels == 1:
-            return samples
         total = samples.reshape(-1, self.channels).astype(np.int32).sum(axis=1)
         # Mean rounded half up; the mean of int16s always fits int16.
         mixed: Int16Array = ((total * 2 + self.channels) // (2 * self.channels)).astype(np.int16)
         return mixed
 
     def _resample(self, x: Int16Array) -> None:
-        """Filter x into the output buffer (self._out[: self._out_fill])."""
-        n = x.size
-        if self._bypass:
-            self._append_out(x)
+        """Run x through the stages into the output buffer (self._out[: self._out_fill])."""
+        runners = self._runners
+        if not runners:
+            if self._post_needed:
+                np.copyto(self._reserve_float(x.size), x, casting="unsafe")
+            else:
+                self._reserve_out(x.size)[:] = x
             return
-        if self._fill + n > self._buf.size:
-            grown = np.zeros(max(2 * self._buf.size, self._fill + n + self._row_len))
-            grown[: self._fill] = self._buf[: self._fill]
-            self._buf = grown
-            self._views.clear()  # they look at the old buffer
-        self._buf[self._fill : self._fill + n] = x
-        self._fill += n
-        if self._fill < self._row_len:
-            return
-        rows = (self._fill - self._row_len) // self._advance + 1
-        cached = self._views.get(rows)
-        if cached is None:
-            if len(self._views) >= 8:
-                self._views.clear()  # odd block sizes: keep the cache small
-            # Overlapping rows straight over the input buffer (no copy); a block size
-            # recurs, so each (view, output) pair is built once per buffer.
-            view = np.ndarray(
-                (rows, self._row_len), dtype=np.float64, buffer=self._buf, strides=self._strides
-            )
-            cached = self._views[rows] = (view, np.empty((rows, self._group)))
-        view, acc = cached
-        # The matrix holds taps/2**15 (exact: a power-of-two scale), so acc is the exact
-        # integer sum over 2**15; saturate, then round half to even.
-        np.matmul(view, self._matrix, out=acc)
-        _clip(acc, _LO, _HI, out=acc)
-        np.rint(acc, out=acc)
-        self._append_out(acc.reshape(-1))
-        used = rows * self._advance
-        keep = self._fill - used
-        self._buf[:keep] = self._buf[used : self._fill]
-        self._fill = keep
+        first = runners[0]
+        np.copyto(first.reserve(x.size), x, casting="unsafe")
+        for runner, nxt in self._chain:
+            rows = runner.ready()
+            if not rows:
+                return
+            if nxt is not None:
+                runner.run(rows, nxt.reserve(rows * runner.outs))
+                continue
+            if self._post_needed:
+                runner.run(rows, self._reserve_float(rows * runner.outs))
+                return
+            acc = runner.run(rows)
+            # acc is the exact integer sum over 2**q: saturate, then round half to even
+            # straight into the int16 output (the same as rounding first: the rails are
+            # whole numbers). Few numpy calls matter more than their size: a block comes
+            # every 20 ms to a cold cache, where each call costs ~5x its warm time.
+            _clip(acc, _LO, _HI, out=acc)
+            np.rint(acc, out=self._reserve_out(acc.size), casting="unsafe")
 
-    def _append_out(self, y: npt.NDArray[np.float64] | Int16Array) -> None:
-        end = self._out_fill + y.size
+    def _reserve_out(self, n: int) -> Int16Array:
+        end = self._out_fill + n
         if end > self._out.size:
             grown = np.zeros(max(2 * self._out.size, end), dtype=np.int16)
             grown[: self._out_fill] = self._out[: self._out_fill]
             self._out = grown
-        self._out[self._out_fill : end] = y  # float -> int16: values are already integers
+        start = self._out_fill
         self._out_fill = end
+        return self._out[start:end]
+
+    def _reserve_float(self, n: int) -> FloatArray:
+        end = self._out_fill + n
+        if end > self._fout.size:
+            grown = np.zeros(max(2 * self._fout.size, end))
+            grown[: self._out_fill] = self._fout[: self._out_fill]
+            self._fout = grown
+        start = self._out_fill
+        self._out_fill = end
+        return self._fout[start:end]
 
     def _cut_frames(self) -> list[bytes]:
+        raw, count = self._take_frames()
+        if count == 1:
+            return [raw]
+        fb = self.frame_bytes
+        return [raw[i * fb : (i + 1) * fb] for i in range(count)]
+
+    def _take_frames(self) -> tuple[bytes, int]:
+        """The complete frames in the output buffer, as one bytes object, and their count."""
         fs = self.frame_samples
         count = self._out_fill // fs
         used = count * fs
-        block = self._out[:used]
-        if self.dc_block or self._gain != 1.0:
-            block = self._post(block.reshape(count, fs)).reshape(-1)
-        raw = block.tobytes() if _LITTLE_ENDIAN else block.astype("<i2").tobytes()
         rest = self._out_fill - used
-        self._out[:rest] = self._out[used : self._out_fill]
+        if self._post_needed:
+            if used > self._out.size:
+                self._out = np.zeros(used, dtype=np.int16)
+            block = self._out[:used]
+            self._post(self._fout[:used].reshape(count, fs), block.reshape(count, fs))
+            if rest:
+                self._fout[:rest] = self._fout[used : self._out_fill]
+        else:
+            block = self._out[:used]
+        raw = block.tobytes() if _LITTLE_ENDIAN else block.astype("<i2").tobytes()
+        if rest and not self._post_needed:
+            self._out[:rest] = self._out[used : self._out_fill]
         self._out_fill = rest
         self._frames_out += count
-        fb = self.frame_bytes
-        if count == 1:
-            return [raw]
-        return [raw[i * fb : (i + 1) * fb] for i in range(count)]
+        return raw, count
 
-    def _post(self, frames: Int16Array) -> Int16Array:
-        out = np.empty(frames.shape, dtype=np.int16)
-        fs = self.frame_samples
-        powers = _DC_POLE ** np.arange(fs)
-        for i, frame in enumerate(frames):
-            v = frame.astype(np.float64)
+    def _post(self, frames: FloatArray, out: Int16Array) -> None:
+        """DC blocker and gain on whole frames of unrounded outputs, rounded into ``out``."""
+        v = self._dc_buf
+        powers, inverse = self._dc_powers, self._dc_inverse
+        for frame, dest in zip(frames, out, strict=True):
             if self.dc_block:
                 # y[n] = x[n] - x[n-1] + a·y[n-1], solved for the whole frame at once:
                 # y[n] = a^n · (a·y0 + sum_{k<=n} a^-k · d[k]).
-                d = np.diff(v, prepend=self._dc_x)
-                self._dc_x = float(v[-1])
-                y = powers * (_DC_POLE * self._dc_y + np.cumsum(d / powers))
-                self._dc_y = float(y[-1])
-                v = y
-            v = np.rint(v * self._gain)
-            out[i] = np.clip(v, -32768, 32767).astype(np.int16)
-        return out
+                np.subtract(frame[1:], frame[:-1], out=v[1:])
+                v[0] = float(frame[0]) - self._dc_x
+                self._dc_x = float(frame[-1])
+                np.multiply(v, inverse, out=v)
+                np.cumsum(v, out=v)
+                v += _DC_POLE * self._dc_y
+                np.multiply(v, powers, out=v)
+                self._dc_y = float(v[-1])
+                if self._gain != 1.0:
+                    v *= self._gain
+            else:
+                np.multiply(frame, self._gain, out=v)
+            _clip(v, _LO, _HI, out=v)
+            np.rint(v, out=dest, casting="unsafe")
 
 
-def reference_resample(
-    taps: npt.NDArray[np.int64], up: int, down: int, x: Int16Array
-) -> Int16Array:
-    """Plain int64 polyphase FIR, one output at a time: the definition Framer must match."""
-    k = taps.shape[1]
-    xs = np.concatenate((np.zeros(k - 1, dtype=np.int64), x.astype(np.int64)))
-    out = []
-    n = 0
-    while True:
-        j = (n * down) // up  # newest input index used
-        if j >= x.size:
-            break
-        phase = (n * down) % up
-        window = xs[j : j + k][::-1]  # x[j], x[j-1], ... x[j-k+1]
-        acc = int(np.dot(taps[phase], window))
-        quot, rem = divmod(acc, ONE_Q15)  # floor division: rem in [0, 2**15)
-        half = ONE_Q15 >> 1
+def reference_resample(stages: tuple[Stage, ...], x: Int16Array) -> Int16Array:
+    """Plain int64 polyphase FIR stages, one output at a time: the definition Framer must
+    match (no rounding between stages; the final sum over 2**q rounds half to even)."""
+    v = x.astype(np.int64)
+    q = 0
+    for stage in stages:
+        k = stage.taps.shape[1]
+        xs = np.concatenate((np.zeros(k - 1, dtype=np.int64), v))
+        out = []
+        n = 0
+        while True:
+            j = (n * stage.down) // stage.up  # newest input index used
+            if j >= v.size:
+                break
+            window = xs[j : j + k][::-1]  # x[j], x[j-1], ... x[j-k+1]
+            out.append(int(np.dot(stage.taps[(n * stage.down) % stage.up], window)))
+            n += 1
+        v = np.array(out, dtype=np.int64)
+        q += stage.q
+    if q == 0:
+        return v.astype(np.int16)
+    result = []
+    half = 1 << (q - 1)
+    for acc in v.tolist():
+        quot, rem = divmod(acc, 1 << q)  # floor division: rem in [0, 2**q)
         if rem > half or (rem == half and quot % 2):
             quot += 1  # round half to even
-        out.append(min(32767, max(-32768, quot)))
-        n += 1
-    return np.array(out, dtype=np.int16)
+        result.append(min(32767, max(-32768, quot)))
+    return np.array(result, dtype=np.int16)

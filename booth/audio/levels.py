@@ -8,17 +8,24 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 
 SILENCE_DBFS = -120.0
 
 
-def level_dbfs(pcm: bytes | bytearray | memoryview) -> float:
+def level_dbfs(
+    pcm: bytes | bytearray | memoryview, scratch: npt.NDArray[np.float64] | None = None
+) -> float:
     """RMS level of int16 PCM in dBFS (0 dBFS = RMS of a full-scale square wave), floored
-    at -120 dBFS."""
-    samples = np.frombuffer(bytes(pcm), dtype="<i2")
+    at -120 dBFS. ``scratch``, a float64 array of the PCM's sample count, saves the one
+    temporary array (VoiceActivity passes its own: no allocation per frame)."""
+    samples = np.frombuffer(pcm, dtype="<i2")
     if samples.size == 0:
         return SILENCE_DBFS
-    rms = math.sqrt(float(np.mean(samples.astype(np.float64) ** 2)))
+    if scratch is None or scratch.size != samples.size:
+        scratch = np.empty(samples.size)
+    np.copyto(scratch, samples, casting="safe")
+    rms = math.sqrt(float(np.dot(scratch, scratch)) / samples.size)
     if rms <= 0.0:
         return SILENCE_DBFS
     return max(SILENCE_DBFS, 20.0 * math.log10(rms / 32768.0))
@@ -50,6 +57,7 @@ class VoiceActivity:
         self.speaking = False
         self.level = SILENCE_DBFS
         self._run_ms = 0.0
+        self._scratch = np.empty(320)  # one 20 ms frame at 16 kHz; resized if frames differ
 
     def reset(self) -> None:
         self.speaking = False
@@ -58,8 +66,11 @@ class VoiceActivity:
 
     def update(self, pcm: bytes | bytearray | memoryview) -> bool | None:
         """Feed one frame; return the new state when it changes, else None."""
-        duration_ms = 1000.0 * (len(pcm) // 2) / self.rate
-        self.level = level_dbfs(pcm)
+        samples = len(pcm) // 2
+        duration_ms = 1000.0 * samples / self.rate
+        if self._scratch.size != samples:
+            self._scratch = np.empty(samples)
+        self.level = level_dbfs(pcm, self._scratch)
         if self.speaking:
             quiet = self.level < self.off_dbfs
             self._run_ms = self._run_ms + duration_ms if quiet else 0.0

@@ -23,6 +23,12 @@ from booth.errors import BoothError, ErrorCode
 log = logging.getLogger(__name__)
 
 IN_RATE = 16000
+# The device reads the jitter buffer this often. A read needs a whole block queued, so the
+# block comes out of the prebuffer's margin for network jitter (20 ms leaves 60 of 80 ms).
+# 10 ms was measured too: 5 ms off the wire-to-speaker p99 in the pipeline bench, no fewer
+# underruns there (they follow 90-140 ms gaps, not the 40 ms spread), twice the playback
+# thread's CPU.
+PLAYBACK_BLOCK_MS = 20
 
 
 class Playback:
@@ -36,7 +42,7 @@ class Playback:
         prebuffer_ms: float = 60.0,
         capacity_ms: float = 1000.0,
         gain_db: float = 0.0,
-        block_ms: int = 20,
+        block_ms: int = PLAYBACK_BLOCK_MS,
         source_rate: int = IN_RATE,
         confirm_underruns: bool = False,
     ) -> None:
@@ -65,6 +71,8 @@ class Playback:
         self._drained.set()
         self._idle = True  # callback side: nothing queued or playing
         self.callbacks = 0
+        #: Native id of PortAudio's callback thread (for per-thread CPU figures).
+        self.callback_thread: int | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -112,11 +120,17 @@ class Playback:
                 # Not open yet: keep it at 16 kHz until open() knows the device rate.
                 self._early += pcm16k
                 return
-            self._queue(self._framer.push(pcm16k))
+            self._queue(self._framer.push_bytes(pcm16k))
 
-    def _queue(self, chunks: list[bytes]) -> None:
-        for chunk in chunks:
-            self._jitter.write(chunk if self.channels == 1 else _to_stereo(chunk))
+    def _queue(self, pcm: bytes, *, cue: bool = False) -> None:
+        if not pcm:
+            return
+        if self.channels != 1:
+            pcm = _to_stereo(pcm)
+        if cue:
+            self._jitter.write_cue(pcm)
+        else:
+            self._jitter.write(pcm)
 
     async def wait_drained(self) -> None:
         """Wait until everything written so far has been handed to the device."""
@@ -127,13 +141,20 @@ class Playback:
         underrun."""
         with self._lock:
             self._jitter.mark_end()  # first: running dry so far was the turn's end
-            self._drain_framer()  # the filter's tail, which is audio of this turn …
+            self._queue(self._framer_tail())  # the filter's tail, which is audio of this turn …
             self._jitter.mark_end()  # … so its end again
 
     def play_cue(self, pcm16k: bytes) -> None:
-        """Play a sound cue through the same stream (queued after any speech)."""
-        self.write(pcm16k)
-        self.mark_end()
+        """Play a sound cue through the same stream, after anything queued; persona speech
+        that arrives while it plays is mixed over it instead of waiting for its end."""
+        self._drained.clear()
+        with self._lock:
+            self._idle = False
+            if self._framer is None:
+                self._early += pcm16k
+                self._jitter.mark_end()
+                return
+            self._queue(self._framer.push_bytes(pcm16k) + self._framer_tail(), cue=True)
 
     def flush(self) -> int:
         """Drop all queued audio now (barge-in, `interruption`). Returns samples dropped."""
@@ -149,14 +170,14 @@ class Playback:
 
     # -- PortAudio side -----------------------------------------------------------------
 
-    def _drain_framer(self) -> None:
+    def _framer_tail(self) -> bytes:
         framer = self._framer
         if framer is None:
-            return
+            return b""
         # Push the filter's tail and any partial frame out (its delay plus one frame of
         # silence: at most 1 ms more than the audio itself).
         tail = int(framer.delay * framer.in_rate / framer.out_rate) + framer.frame_samples
-        self._queue(framer.push(bytes(2 * tail)))
+        return framer.push_bytes(bytes(2 * tail))
 
     def _open(self) -> None:
         import pyaudio
@@ -192,7 +213,7 @@ class Playback:
                 )
                 self.rate, self.channels = rate, channels
                 if self._early:
-                    self._queue(self._framer.push(bytes(self._early)))
+                    self._queue(self._framer.push_bytes(bytes(self._early)))
                     self._early.clear()
             try:
                 stream = pa.open(
@@ -226,6 +247,7 @@ class Playback:
         import pyaudio
 
         self.callbacks += 1
+        self.callback_thread = threading.get_native_id()
         with self._lock:
             out = self._jitter.read(frame_count)
             drained = not self._idle and not self._jitter.playing and not self._jitter.buffered

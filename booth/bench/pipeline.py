@@ -23,6 +23,7 @@ p50/p99 are per call; the table shows their median over calls and the spread (mi
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import statistics
 import sys
@@ -43,6 +44,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "wire_to_speaker_p50_ms": ("<=", 80.0),
     "underruns": ("<=", 0),
     "cpu_pct": ("<=", 3.0),
+    "cpu_vs_floor": ("<=", 1.3),
     "rss_mb": ("<=", 60.0),
     "start_to_ready_s": ("<=", 1.5),
     "press_to_mic_open_ms": ("<=", 30.0),
@@ -69,12 +71,13 @@ def percentiles_ms(samples: list[float]) -> dict[str, float | None]:
     return {"p50": float(np.percentile(arr, 50)), "p99": float(np.percentile(arr, 99))}
 
 
-async def run_booth(plan: dict[str, Any], limit_s: float) -> dict[str, Any]:
-    """The booth child process; the plan (with the API key) goes in on stdin, not argv."""
+async def run_child(module: str, plan: dict[str, Any], limit_s: float) -> dict[str, Any]:
+    """A child process (the booth, or the I/O floor); the plan (with the API key) goes in on
+    stdin, not argv."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "booth.bench.pipeline_booth",
+        module,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -86,10 +89,10 @@ async def run_booth(plan: dict[str, Any], limit_s: float) -> dict[str, Any]:
             proc.kill()
             await proc.wait()
     if proc.returncode != 0:
-        raise RuntimeError(f"the booth under test failed: {err.decode()[-1500:]}")
+        raise RuntimeError(f"{module} failed: {err.decode()[-1500:]}")
     lines = [line for line in out.decode().splitlines() if line.startswith("{")]
     if not lines:
-        raise RuntimeError(f"the booth under test printed no result: {err.decode()[-1500:]}")
+        raise RuntimeError(f"{module} printed no result: {err.decode()[-1500:]}")
     result: dict[str, Any] = json.loads(lines[-1])
     return result
 
@@ -127,6 +130,7 @@ async def measure(
     ready_repeats: int = 5,
     jitter_ms: float = 20.0,
     prebuffer_ms: int | None = None,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     with quiet_booth_logs():
         return await _measure(
@@ -136,6 +140,7 @@ async def measure(
             ready_repeats=ready_repeats,
             jitter_ms=jitter_ms,
             prebuffer_ms=prebuffer_ms,
+            profile=profile,
         )
 
 
@@ -147,6 +152,7 @@ async def _measure(
     ready_repeats: int,
     jitter_ms: float,
     prebuffer_ms: int | None,
+    profile: Path | None,
 ) -> dict[str, Any]:
     from booth.devserver import DevServer, Settings
     from booth.sim.jitterproxy import JitterProxy
@@ -164,8 +170,13 @@ async def _measure(
             "calls": calls,
             "cpu_s": cpu_s,
             "prebuffer_ms": prebuffer_ms,  # None: the booth's default
+            "profile": str(profile) if profile is not None else None,
         }
-        raw = await run_booth(plan, limit_s=cpu_s + (calls - 1) * call_s + 60.0 * calls + 60)
+        limit = cpu_s + (calls - 1) * call_s + 60.0 * calls + 60
+        raw = await run_child("booth.bench.pipeline_booth", plan, limit_s=limit)
+        _note_proxy_gaps(raw.get("underrun_log", []), list(proxy.released))
+        # The I/O floor: the same call done plainly, same service, proxy and devices.
+        floor = await run_child("booth.bench.pipeline_floor", plan, limit_s=cpu_s + 60)
         with tempfile.TemporaryDirectory(prefix="booth-bench-ready-") as tmp:
             ready = await start_to_ready(server.url, Path(tmp), ready_repeats)
     per_call = raw["calls"]
@@ -195,7 +206,18 @@ async def _measure(
         "press_to_first_audio_ms": spread([1000 * v for v in first if v is not None]),
         "cpu_pct": resources.get("cpu_pct"),
         "pacer_cpu_pct": resources.get("pacer_cpu_pct"),
-        "threads_cpu_pct": resources.get("threads_cpu_pct"),
+        "cpu_by_role_pct": _roles(resources),
+        "floor": {
+            "cpu_pct": floor.get("cpu_pct"),
+            "cpu_by_role_pct": _roles(floor),
+            "rss_mb": floor.get("rss_mb_max"),
+            "seconds": floor.get("seconds"),
+        },
+        "cpu_vs_floor": _ratio(resources.get("cpu_pct"), floor.get("cpu_pct")),
+        "cpu_vs_floor_by_role": {
+            role: _ratio(pct, _roles(floor).get(role)) for role, pct in _roles(resources).items()
+        },
+        "profile": raw.get("profile") or None,
         "rss_mb": resources.get("rss_mb_max"),
         "rss_mb_median": resources.get("rss_mb_median"),
         "idle_rss_mb": raw.get("idle_rss_mb"),
@@ -218,6 +240,34 @@ async def _measure(
     return result
 
 
+def _note_proxy_gaps(underruns: list[dict[str, float]], released: list[float]) -> None:
+    """Add to each underrun the longest the proxy went without handing the booth anything in
+    the 300 ms before it (same monotonic clock): near ``since_received_ms``, the gap came from
+    the service side of this machine; near zero, from the booth's side of the socket."""
+    for entry in underruns:
+        at = entry["at"]
+        times = [t for t in released if at - 0.3 <= t <= at]
+        before = [t for t in released if t < at - 0.3]
+        edges = ([before[-1]] if before else []) + times + [at]
+        gaps = [b - a for a, b in itertools.pairwise(edges)]
+        entry["proxy_gap_ms"] = 1000 * max(gaps, default=0.0)
+
+
+def _roles(figures: dict[str, Any]) -> dict[str, float]:
+    """CPU % per thread role (loop, capture, playback, other) from a child's figures."""
+    return {
+        key[: -len("_pct")]: value
+        for key, value in figures.items()
+        if key.endswith("_pct")
+        and key not in ("cpu_pct", "pacer_cpu_pct")
+        and isinstance(value, int | float)
+    }
+
+
+def _ratio(ours: float | None, floor: float | None) -> float | None:
+    return ours / floor if ours is not None and floor else None
+
+
 def headline(result: dict[str, Any]) -> dict[str, float | None]:
     """The single figure each target is judged on (worst case where there is spread)."""
     return {
@@ -225,6 +275,7 @@ def headline(result: dict[str, Any]) -> dict[str, float | None]:
         "wire_to_speaker_p50_ms": result["wire_to_speaker_ms"]["p50"]["max"],
         "underruns": result["underruns"]["max"],
         "cpu_pct": result["cpu_pct"],
+        "cpu_vs_floor": result["cpu_vs_floor"],
         "rss_mb": result["rss_mb"],
         "start_to_ready_s": result["start_to_ready_s"]["median"],
         "press_to_mic_open_ms": result["press_to_mic_open_ms"]["max"],
@@ -293,7 +344,28 @@ def table_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             "≤ 3",
             verdict("cpu_pct"),
         ),
-        ("RSS during the call, max (MB)", num(result["rss_mb"]), "≤ 60", verdict("rss_mb")),
+        (
+            f"CPU / I/O floor's ({num(result['floor']['cpu_pct'], 2)} %)",
+            num(result["cpu_vs_floor"], 2),
+            "≤ 1.3",
+            verdict("cpu_vs_floor"),
+        ),
+        *(
+            (
+                f"  {role}: booth % / floor % (ratio)",
+                f"{pct:.2f} / {num(result['floor']['cpu_by_role_pct'].get(role), 2)}"
+                f" ({num(result['cpu_vs_floor_by_role'].get(role), 2)})",
+                "",
+                "",
+            )
+            for role, pct in result["cpu_by_role_pct"].items()
+        ),
+        (
+            "RSS during the call, max (MB)",
+            f"{num(result['rss_mb'])} (floor {num(result['floor']['rss_mb'])})",
+            "≤ 60",
+            verdict("rss_mb"),
+        ),
         (
             "process start → READY=1 (s)",
             _fmt(result["start_to_ready_s"], 2),
@@ -324,12 +396,29 @@ def run(
     calls: int = 3,
     cpu_s: float = 60.0,
     ready_repeats: int = 5,
+    profile: Path | None = None,
 ) -> int:
     result = asyncio.run(
-        measure(call_s=call_s, calls=calls, cpu_s=cpu_s, ready_repeats=ready_repeats)
+        measure(
+            call_s=call_s, calls=calls, cpu_s=cpu_s, ready_repeats=ready_repeats, profile=profile
+        )
     )
     if as_json:
         print(json.dumps(result))
     else:
         print(render_table(result))
+        if result.get("profile"):
+            print(render_profile(result["profile"], profile))
     return 0
+
+
+def render_profile(profile: dict[str, list[dict[str, Any]]], out_dir: Path | None) -> str:
+    lines = [f"profile of the booth during the measured call (full profiles in {out_dir}):"]
+    for role, rows in profile.items():
+        lines.append(f"  {role}: own s, cumulative s, calls, function")
+        for row in rows[:10]:
+            lines.append(
+                f"    {row['own_s']:8.3f} {row['cumulative_s']:8.3f} {row['calls']:8d}  "
+                f"{row['function']}"
+            )
+    return "\n".join(lines)

@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import cProfile
 import json
 import logging
-import os
+import pstats
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,8 @@ import numpy as np
 
 from booth.audio import playback as playback_mod
 from booth.audio.jitter import JitterBuffer
+from booth.bench.pipeline_floor import speech_like
+from booth.bench.procstat import CpuMeter, ThreadRoles, rss_kb
 from booth.config import Config, parse_config
 from booth.daemon.app import BoothApp
 from booth.daemon.audio_io import PyAudioMic, PyAudioSpeaker
@@ -62,8 +66,13 @@ class Probe:
         self.first_persona = threading.Event()
         self.unmuted_at: float | None = None
         self.unmuted = asyncio.Event()
-        #: Each underrun: how much was queued, how long since a write and since a flush.
+        #: Each underrun: how much was queued, how long since a write, a chunk off the socket
+        #: and a flush, and the longest a recent chunk took from the socket to the jitter
+        #: buffer: a gap in what the service sent shows as a long ``since_received``, a
+        #: stalled booth as a long ``booth_delay``.
         self.underrun_log: list[dict[str, float]] = []
+        self.last_received = 0.0
+        self.booth_delays: collections.deque[tuple[float, float]] = collections.deque(maxlen=50)
 
     # ── the session's probe hooks (on the event loop) ──────────────────────────
 
@@ -74,6 +83,7 @@ class Probe:
 
     def persona_audio_received(self, pcm: bytes, at: float) -> None:
         Probe.remember(self.received, pcm, at)
+        self.last_received = at
 
     def mic_opened(self, at: float) -> None:
         self.unmuted_at = at
@@ -98,29 +108,28 @@ PROBE = Probe()
 
 
 class TimedJitter(JitterBuffer):
-    """The playback jitter buffer, noting when each persona chunk's first sample is read."""
+    """The playback jitter buffer, noting when each persona chunk's first sample is read.
+
+    A chunk's first sample goes in at the byte position ``write_at`` reports (later than the
+    queue's end when it is mixed over a cue) and reaches the device once ``read_bytes``
+    passes it."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._written = 0  # samples ever queued
-        self._played = 0  # samples ever read out or dropped
         self._marks: collections.deque[tuple[int, float]] = collections.deque()
-        self._last_write = self._last_flush = self._last_read = 0.0
+        self._last_write = self._last_flush = 0.0
 
-    def write(self, pcm: bytes | bytearray | memoryview) -> int:
-        start = self._written
+    def write_at(self, pcm: bytes | bytearray | memoryview) -> tuple[int, int]:
         self._last_write = time.monotonic()
-        dropped = super().write(pcm)
-        self._written += len(pcm) // self._bpf
-        self._played += dropped
+        start, dropped = super().write_at(pcm)
         rx = PROBE.current_rx
         if rx is not None:
             PROBE.current_rx = None  # one mark per persona chunk: its first sample
             self._marks.append((start, rx))
-        return dropped
+            PROBE.booth_delays.append((self._last_write, self._last_write - rx))
+        return start, dropped
 
     def read(self, samples: int) -> bytes:
-        before = self.stats.played_samples
         under = self.stats.underruns
         buffered = self.buffered
         out = super().read(samples)
@@ -132,13 +141,14 @@ class TimedJitter(JitterBuffer):
                     "buffered_ms": 1000 * buffered / self.rate,
                     "since_write_ms": 1000 * (now - self._last_write),
                     "since_flush_ms": 1000 * (now - self._last_flush),
+                    "since_received_ms": 1000 * (now - PROBE.last_received),
+                    "booth_delay_ms": 1000
+                    * max((d for at, d in list(PROBE.booth_delays) if now - at < 0.3), default=0),
                 }
             )
-        self._last_read = time.monotonic()
-        self._played += self.stats.played_samples - before
-        if self._marks and self._marks[0][0] < self._played:
+        if self._marks and self._marks[0][0] < self.read_bytes:
             now = time.monotonic()
-            while self._marks and self._marks[0][0] < self._played:
+            while self._marks and self._marks[0][0] < self.read_bytes:
                 _, rx = self._marks.popleft()
                 with PROBE.lock:
                     PROBE.wire_to_speaker.append(now - rx)
@@ -150,7 +160,6 @@ class TimedJitter(JitterBuffer):
     def flush(self) -> int:
         dropped = super().flush()
         self._last_flush = time.monotonic()
-        self._played = self._written
         self._marks.clear()
         return dropped
 
@@ -190,60 +199,56 @@ def _session_factory(config: Config, key: Secret, proxy_port: int) -> Any:
     return probed
 
 
-def speech_like(seconds: float, rate: int = DEVICE_RATE) -> np.ndarray:
-    """A voice-ish tone in syllable bursts: the devserver hears speech, then pauses."""
-    t = np.arange(int(seconds * rate)) / rate
-    voice = np.sin(2 * np.pi * 220 * t) + 0.5 * np.sin(2 * np.pi * 660 * t)
-    syllables = (np.sin(2 * np.pi * 3 * t) > -0.3).astype(float)
-    pcm: np.ndarray = (voice * syllables * 6000).astype(np.int16)
-    return pcm
+class Profiler:
+    """``--profile``: cProfile per thread role over the measured call (the loop's own profile;
+    the capture and playback callbacks each through a wrapper, as PortAudio's threads are not
+    Python's and cannot be profiled from outside)."""
+
+    def __init__(self, out_dir: Path | None) -> None:
+        self.out_dir = out_dir
+        self.profiles: dict[str, cProfile.Profile] = {}
+
+    def wrap(self, role: str, callback: Callable[..., Any]) -> Callable[..., Any]:
+        if self.out_dir is None:
+            return callback
+        profile = self.profiles.setdefault(role, cProfile.Profile())
+
+        def profiled(*args: Any) -> Any:
+            return profile.runcall(callback, *args)
+
+        return profiled
+
+    def start_loop(self) -> None:
+        if self.out_dir is not None:
+            self.profiles.setdefault("loop", cProfile.Profile()).enable()
+
+    def stop_loop(self) -> None:
+        if "loop" in self.profiles:
+            self.profiles["loop"].disable()
+
+    def report(self, top: int = 15) -> dict[str, list[dict[str, Any]]]:
+        """Top functions by own time per role; the full profiles go to out_dir/<role>.prof."""
+        if self.out_dir is None:
+            return {}
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        out: dict[str, list[dict[str, Any]]] = {}
+        for role, profile in self.profiles.items():
+            profile.dump_stats(self.out_dir / f"{role}.prof")
+            stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+            rows = sorted(stats.items(), key=lambda kv: kv[1][2], reverse=True)[:top]
+            out[role] = [
+                {
+                    "function": f"{Path(file).name}:{line}({name})",
+                    "calls": calls,
+                    "own_s": round(own, 4),
+                    "cumulative_s": round(cumulative, 4),
+                }
+                for (file, line, name), (_, calls, own, cumulative, _) in rows
+            ]
+        return out
 
 
-def _rss_kb() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def _cpu_s(tids: list[int] | None = None) -> float:
-    """CPU seconds of the process, or of the given threads only."""
-    if tids is None:
-        t = os.times()
-        return t.user + t.system
-    total = 0
-    for tid in tids:
-        try:
-            fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def _threads_cpu() -> dict[str, float]:
-    """CPU seconds per thread (``name/tid``): where the booth's CPU goes."""
-    out: dict[str, float] = {}
-    tick = os.sysconf("SC_CLK_TCK")
-    # Python threads by their name; the rest are native (PortAudio's callback threads).
-    names = {t.native_id: t.name for t in threading.enumerate() if t.native_id is not None}
-    for task in Path("/proc/self/task").iterdir():
-        try:
-            stat = (task / "stat").read_text()
-        except OSError:
-            continue
-        name = names.get(int(task.name), "native")
-        fields = stat.rsplit(")", 1)[1].split()
-        out[f"{name}/{task.name}"] = (int(fields[11]) + int(fields[12])) / tick
-    return out
-
-
-def _pacer_tids() -> list[int]:
-    return [
-        t.native_id
-        for t in threading.enumerate()
-        if t.name.startswith("alsa-") and t.native_id is not None
-    ]
+PROFILER = Profiler(None)
 
 
 class Driver:
@@ -284,14 +289,20 @@ async def one_call(
     first_audio = (PROBE.first_persona_at - pressed) if got and PROBE.first_persona_at else None
     await driver.wait_state("listening", "talking")
     start_wall = time.monotonic()
-    start_cpu, start_pacers = _cpu_s(), _cpu_s(_pacer_tids())
-    start_threads = _threads_cpu()
+    roles = ThreadRoles()
+    capture, playback = app.mic.capture, app.speaker.playback  # type: ignore[attr-defined]
+    for role, device in (("capture", capture), ("playback", playback)):
+        if device.callback_thread is not None:
+            roles.mark(role, device.callback_thread)
+    meter = CpuMeter(roles, start_wall)
+    if measure_resources:
+        PROFILER.start_loop()
     rss: list[int] = []
     mic_open: list[float] = []
 
     async def sample_rss() -> None:
         while True:
-            rss.append(_rss_kb())
+            rss.append(rss_kb())
             await asyncio.sleep(1.0)  # the sampling period
 
     sampler = asyncio.create_task(sample_rss()) if measure_resources else None
@@ -311,12 +322,9 @@ async def one_call(
         driver.release()
         await asyncio.sleep(min(2.5, seconds / 4))  # the persona's answer
     wall = time.monotonic() - start_wall
-    cpu = _cpu_s() - start_cpu
-    pacers = _cpu_s(_pacer_tids()) - start_pacers
-    threads = {
-        name: 100.0 * (t - start_threads.get(name, 0.0)) / wall
-        for name, t in _threads_cpu().items()
-    }
+    cpu = meter.stop(time.monotonic())
+    if measure_resources:
+        PROFILER.stop_loop()
     if sampler is not None:
         sampler.cancel()
     underruns = app.speaker.underruns  # this call's: the speaker opens a fresh buffer per call
@@ -338,9 +346,7 @@ async def one_call(
         "underruns": underruns,
     }
     if measure_resources:
-        result["cpu_pct"] = 100.0 * (cpu - pacers) / wall
-        result["pacer_cpu_pct"] = 100.0 * pacers / wall
-        result["threads_cpu_pct"] = {k: round(v, 2) for k, v in threads.items() if v >= 0.05}
+        result.update(cpu)
         result["rss_mb_max"] = max(rss) / 1024 if rss else None
         result["rss_mb_median"] = float(np.median(rss)) / 1024 if rss else None
     return result
@@ -352,6 +358,8 @@ async def main(plan: dict[str, Any]) -> dict[str, Any]:
     from booth.sim.alsa_devices import alsa_file_devices
 
     playback_mod.JitterBuffer = TimedJitter  # type: ignore[attr-defined]
+    if plan.get("profile"):
+        PROFILER.out_dir = Path(plan["profile"])
     key = Secret(plan["api_key"])
     config = parse_config(
         {
@@ -377,21 +385,26 @@ async def main(plan: dict[str, Any]) -> dict[str, Any]:
         ) as alsa,
     ):
         factory = MockFactory(pin_class=MockPWMPin)
+        mic, speaker = TimedMic(config.audio), TimedSpeaker(config.audio)
+        capture, playback = mic.capture, speaker.playback
+        capture._callback = PROFILER.wrap("capture", capture._callback)  # type: ignore[method-assign]
+        playback._callback = PROFILER.wrap("playback", playback._callback)  # type: ignore[method-assign]
         app = BoothApp(
             config,
             key,
-            mic=TimedMic(config.audio),
-            speaker=TimedSpeaker(config.audio),
+            mic=mic,
+            speaker=speaker,
             pin_factory=factory,
             notifier=Notifier(),
             session_factory=_session_factory(config, key, plan["proxy_port"]),
         )
         driver = Driver(app, factory)
         task = asyncio.create_task(app.run_forever())
+
         calls = []
         try:
             await asyncio.wait_for(app.ready.wait(), 20)
-            idle_rss = _rss_kb() / 1024
+            idle_rss = rss_kb() / 1024
             for i, seconds in enumerate(durations):
                 calls.append(await one_call(app, driver, seconds, measure_resources=i == 0))
         finally:
@@ -405,6 +418,7 @@ async def main(plan: dict[str, Any]) -> dict[str, Any]:
         "device_rate": DEVICE_RATE,
         "prebuffer_ms": config.audio.prebuffer_ms,
         "underrun_log": PROBE.underrun_log,
+        "profile": PROFILER.report(),
     }
 
 

@@ -44,7 +44,7 @@ def response_curves(step_hz: float = 100.0) -> dict[str, list[tuple[float, float
     for name, method in methods.items():
         points = []
         for freq in np.arange(step_hz, audio.IN_RATE / 2 - step_hz / 2, step_hz):
-            y, delay = method(audio._tone(float(freq)))
+            y, delay = method(audio._tone(float(freq)), audio.IN_RATE)
             out_freq = abs(freq - audio.OUT_RATE * round(freq / audio.OUT_RATE))
             level = audio._tone_level(audio._steady(y, delay), out_freq, audio.OUT_RATE)
             points.append((float(freq), audio._db(level / audio.AMPLITUDE)))
@@ -56,7 +56,7 @@ def plot_response(out_dir: Path) -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9, 5))
     labels = {
-        "framer": "booth framer (Q15 polyphase FIR)",
+        "framer": "booth framer (fixed-point polyphase FIR)",
         "naive_seed003": "seed 003: every 3rd sample",
         "soxr_hq": "soxr HQ",
     }

@@ -11,11 +11,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from booth.errors import EX_UNAVAILABLE
+from booth.errors import EX_UNAVAILABLE, EX_USAGE
 
 # Each target is a module booth/bench/<target>.py with run(*, as_json: bool) -> int.
-TARGETS = ("audio", "transport", "pipeline", "reliability", "dialects", "all")
-ALL = ("audio", "transport", "pipeline", "reliability")  # dialects: ~4 min of calls, on its own
+TARGETS = ("audio", "transport", "pipeline", "reliability", "memory", "dialects", "all")
+# dialects: ~4 min of calls, on its own
+ALL = ("audio", "transport", "pipeline", "reliability", "memory")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,6 +43,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="DIR",
         type=Path,
         help="also write PNG plots to DIR (needs the `plot` extra: matplotlib)",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        type=Path,
+        help="pipeline only: cProfile the booth per thread (loop, capture, playback) during the "
+        "measured call; write DIR/<thread>.prof and print the top functions",
     )
     parser.set_defaults(func=run)
 
@@ -87,12 +95,17 @@ def run(args: argparse.Namespace) -> int:
         except PlotsUnavailable as exc:
             print(f"booth bench: {exc}", file=sys.stderr)
             return EX_UNAVAILABLE
+    profile: Path | None = getattr(args, "profile", None)
+    if profile is not None and target != "pipeline":
+        print("booth bench: --profile is for the pipeline target", file=sys.stderr)
+        return EX_USAGE
     if target != "all" and plot_dir is None:
         module = _load(target)
         if module is None:
             print(f"booth bench {target}: not available yet", file=sys.stderr)
             return EX_UNAVAILABLE
-        code: int = module.run(as_json=args.json)
+        extra = {"profile": profile} if profile is not None else {}
+        code: int = module.run(as_json=args.json, **extra)
         return code
     results: dict[str, Any] = {}
     failed = False

@@ -31,6 +31,10 @@ class Microphone(Protocol):
     async def available(self) -> bool:
         """Whether a mic could be opened now (a replugged USB mic comes back here)."""
 
+    def listen(self, on: bool) -> None:
+        """Frame and deliver the mic's audio (True), or, while the call's mic is muted, only
+        keep the stream running (False): no resampling, no hand-off to the loop."""
+
 
 class Speaker(Protocol):
     async def open(self) -> None:
@@ -43,7 +47,8 @@ class Speaker(Protocol):
         """Queue 16 kHz s16le mono PCM (persona voice or a cue); never blocks."""
 
     def play_cue(self, pcm: bytes) -> None:
-        """Queue a sound cue after anything already queued (its tail is not an underrun)."""
+        """Queue a sound cue after anything already queued (its tail is not an underrun);
+        speech written while it plays is mixed over it rather than queued behind it."""
 
     def mark_end(self) -> None:
         """The persona's turn is over: play out what is queued; the gap is no underrun."""
@@ -142,6 +147,12 @@ class PyAudioMic:
 
     async def read(self) -> bytes:
         return (await self.capture.get()).pcm
+
+    def listen(self, on: bool) -> None:
+        if on:
+            self.capture.resume()
+        else:
+            self.capture.pause()
 
     async def close(self) -> None:
         if self.capture.running:

@@ -106,11 +106,16 @@ class Call:
 
     def unmute(self) -> None:
         if self.session is not None:
+            self.lease.listen(True)
             self.session.unmute()
 
     def mute(self) -> None:
         if self.session is not None:
             self.session.mute()
+            if not self.session.silence_while_muted:
+                # Muted frames would only be dropped: the capture thread stops framing them
+                # and waking the loop for them (most of a ptt call's mic time).
+                self.lease.listen(False)
 
     def turn_end(self) -> None:
         if self.session is not None:
@@ -157,6 +162,7 @@ class Call:
         session = self._session_factory()
         self.session = session
         session.mute()  # the machine opens the mic (ptt press, toggle, open mode on ready)
+        self.lease.listen(session.silence_while_muted)
         self._unsubscribe = session.subscribe(self._on_event)
         try:
             await session.connect()

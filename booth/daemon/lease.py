@@ -74,6 +74,11 @@ class Lease:
             return None
         return await self._mic.read()
 
+    def listen(self, on: bool) -> None:
+        """The mic frames audio for the call (True) or idles while it is muted (False)."""
+        if self.held:
+            self._mic.listen(on)
+
     def play(self, pcm: bytes) -> None:
         if self.held and self._speaker.is_open:
             self._speaker.write(pcm)

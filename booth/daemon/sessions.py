@@ -27,6 +27,10 @@ class SessionLike(Protocol):
 
     def mute(self) -> None: ...
 
+    @property
+    def silence_while_muted(self) -> bool:
+        """Muted frames still go out, as silence (the service detects turns itself)."""
+
     def unmute(self) -> None: ...
 
     def send_audio(self, frame: bytes) -> bool: ...

@@ -26,7 +26,6 @@ from booth.panel.patterns import ColourName, LedPattern
 
 log = logging.getLogger(__name__)
 
-FRAME_INTERVAL = 0.04  # 25 frames a second is smooth for a breathe and cheap on a Pi Zero
 HOLD_TIME = 1.0
 
 Clock = Callable[[], float]
@@ -84,10 +83,14 @@ class RgbLed:
                 pin_factory=factory,
             )
             self.pwm = False
+        self._last: tuple[float, ...] | None = None
 
     def apply(self, frame: dict[ColourName, float]) -> None:
         rgb = patterns.rgb_of(frame)
-        self._led.value = rgb if self.pwm else tuple(_on_off(v) for v in rgb)
+        value = rgb if self.pwm else tuple(_on_off(v) for v in rgb)
+        if value != self._last:  # a pin write costs more than the comparison
+            self._led.value = value
+            self._last = value
 
     def close(self) -> None:
         self._led.close()
@@ -125,14 +128,14 @@ class SeparateLeds:
             self.close()
             raise
         self.fitted = frozenset(self._leds)
+        self._last: dict[ColourName, float] = {}
 
     def apply(self, frame: dict[ColourName, float]) -> None:
         for colour, level in patterns.separate_of(frame, self.fitted).items():
-            led = self._leds[colour]
-            if self._pwm[colour]:
-                led.value = level
-            else:
-                led.value = bool(_on_off(level))
+            value = level if self._pwm[colour] else _on_off(level)
+            if self._last.get(colour) != value:  # a pin write costs more than the comparison
+                self._leds[colour].value = value if self._pwm[colour] else bool(value)
+                self._last[colour] = value
 
     def close(self) -> None:
         for led in self._leds.values():
@@ -176,14 +179,20 @@ class LedAnimator:
                 self._failed = True
 
     async def run(self) -> None:
-        """Animate on the loop: frames while the pattern moves, sleep while it is steady."""
+        """Animate on the loop: wake only when the pattern next changes (a blink's edge, a
+        breathe's next step: see ``Wave.next_change``), sleep while it is steady."""
         while True:
-            if self.pattern.animated:
-                self.render(self._clock())
-                await asyncio.sleep(FRAME_INTERVAL)
-            else:
-                self._changed.clear()
+            self._changed.clear()
+            now = self._clock()
+            nxt = self.pattern.next_change(now - self._since)
+            if nxt is None:
                 await self._changed.wait()
+                continue
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.0, self._since + nxt - now)):
+                    await self._changed.wait()
+                    continue  # a new pattern: show() drew it; plan from it
+            self.render(self._clock())
 
 
 class Panel:

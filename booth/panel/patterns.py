@@ -51,8 +51,30 @@ class Wave:
     def animated(self) -> bool:
         return self.kind != "solid"
 
+    def next_change(self, t: float) -> float | None:
+        """When (after ``t``) the level next needs drawing: a blink's next edge, a
+        breathe's next step, never for solid."""
+        if self.kind == "solid":
+            return None
+        if self.kind == "breathe":
+            # ~32 steps a cycle is smooth to the eye; 25 frames a second at most (a 1 s
+            # breathe), 8 for the 4 s idle breathe.
+            return t + min(max(self.period / 32, MIN_STEP), MAX_STEP)
+        if self.kind == "blink":
+            edges: tuple[float, ...] = (self.duty * self.period, self.period)
+            cycle = self.period
+        else:
+            edges = tuple(e for i in range(self.count) for e in (0.5 * i + 0.2, 0.5 * i + 0.5))
+            cycle = self.count * 0.5 + 1.5
+            edges = (*edges[:-1], cycle) if edges else (cycle,)
+        start = t - t % cycle
+        phase = t - start
+        return start + next((e for e in edges if e > phase + 1e-9), cycle + edges[0])
+
 
 SOLID = Wave("solid")
+MIN_STEP = 0.04
+MAX_STEP = 0.125
 
 
 @dataclass(frozen=True)
@@ -78,6 +100,11 @@ class LedPattern:
     @property
     def animated(self) -> bool:
         return any(w.animated for _, w in self.components)
+
+    def next_change(self, t: float) -> float | None:
+        """The soonest time after ``t`` a component changes; None for a steady pattern."""
+        times = [w.next_change(t) for _, w in self.components]
+        return min((x for x in times if x is not None), default=None)
 
 
 def rgb_of(frame: dict[ColourName, float]) -> tuple[float, float, float]:

@@ -30,6 +30,7 @@ class FakeMic:
         self.is_open = False
         self.opens = 0
         self.lost = False
+        self.listening = True
         self._pending = bytearray()
         #: Set while nothing ``say()`` queued is left to send.
         self.done = asyncio.Event()
@@ -67,6 +68,9 @@ class FakeMic:
 
     async def available(self) -> bool:
         return self.present
+
+    def listen(self, on: bool) -> None:
+        self.listening = on
 
 
 class FakeSpeaker:

@@ -9,6 +9,7 @@ untouched. Bench only: it stands in for the network, never part of a booth's own
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import random
 from urllib.parse import urlsplit, urlunsplit
@@ -30,6 +31,9 @@ class JitterProxy:
         self.host = host
         self.port = 0
         self.chunks_delayed = 0
+        #: When each delayed chunk was handed on (loop time: time.monotonic), to tell a gap
+        #: the proxy passed on from one the booth made itself.
+        self.released: collections.deque[float] = collections.deque(maxlen=200_000)
         self._rng = random.Random(seed)
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -89,6 +93,7 @@ class JitterProxy:
                 if wait > 0:
                     await asyncio.sleep(wait)  # the simulated network delay itself
                 writer.write(data)
+                self.released.append(loop.time())
                 await writer.drain()
                 self.chunks_delayed += 1
 

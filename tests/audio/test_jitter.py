@@ -117,3 +117,68 @@ def test_conservation_and_order(ops: list[tuple[str, int]]) -> None:
         assert jb.buffered <= jb.capacity
     assert played == sorted(played)
     assert len(played) + jb.stats.dropped_samples + jb.buffered == counter - 1
+
+
+def test_ring_wraps_many_times_in_order() -> None:
+    jb = JitterBuffer(rate=1000, prebuffer_ms=3, capacity_ms=7)  # a 7-sample ring
+    played: list[int] = []
+    for start in range(1, 200, 5):
+        jb.write(pcm(range(start, start + 5)))
+        played += np.frombuffer(jb.read(5), dtype="<i2").tolist()
+    assert [v for v in played if v] == list(range(1, 201))
+    assert jb.stats.underruns == 0
+
+
+def test_speech_plays_over_a_long_cue_two_prebuffers_after_it_arrives() -> None:
+    """A cue does not hold speech back for its whole length."""
+    jb = JitterBuffer(rate=1000, prebuffer_ms=4, capacity_ms=100)
+    jb.write_cue(pcm([100] * 20))
+    assert jb.read(2) == pcm([100, 100])  # a cue plays at once, below the prebuffer
+    start, dropped = jb.write_at(pcm([1, 2, 3]))
+    assert (start, dropped) == (2 * (2 + 2 * 4), 0)  # read position + 2 prebuffers, in bytes
+    assert jb.read(12) == pcm([100] * 8 + [101, 102, 103, 100])
+    jb.mark_end()
+    assert jb.read(10) == pcm([100] * 6) + bytes(8)
+    assert jb.stats.underruns == 0
+
+
+def test_speech_over_a_cue_ending_between_one_and_two_prebuffers_starts_at_its_end() -> None:
+    jb = JitterBuffer(rate=1000, prebuffer_ms=4, capacity_ms=100)
+    jb.write_cue(pcm([100] * 6))
+    start, _ = jb.write_at(pcm([1, 2]))
+    assert start == 2 * 6
+    assert jb.read(8) == pcm([100] * 6 + [1, 2])
+
+
+def test_speech_after_a_short_cue_waits_its_prebuffer_in_silence() -> None:
+    jb = JitterBuffer(rate=1000, prebuffer_ms=5, capacity_ms=100)
+    jb.write_cue(pcm([9, 9]))
+    start, _ = jb.write_at(pcm([1, 2]))
+    assert start == 2 * 5
+    assert jb.read(7) == pcm([9, 9, 0, 0, 0, 1, 2])
+
+
+def test_mixing_saturates() -> None:
+    jb = JitterBuffer(rate=1000, prebuffer_ms=0, capacity_ms=100)
+    jb.write_cue(pcm([30000, -30000, 5]))
+    jb.write(pcm([10000, -10000]))
+    assert jb.read(3) == pcm([32767, -32768, 5])
+
+
+def test_speech_goes_on_where_it_left_off_over_the_cue() -> None:
+    jb = JitterBuffer(rate=1000, prebuffer_ms=0, capacity_ms=100)
+    jb.write_cue(pcm([7, 7, 7]))
+    jb.write(pcm([1]))
+    jb.write(pcm([2]))  # after the first chunk, not at the read position again
+    assert jb.read(3) == pcm([8, 9, 7])
+
+
+def test_a_whole_turn_over_a_long_cue_keeps_its_order_and_latency() -> None:
+    """Chunk after chunk goes on where the last one ended, not after the cue."""
+    jb = JitterBuffer(rate=1000, prebuffer_ms=3, capacity_ms=100)
+    jb.write_cue(pcm([100] * 20))
+    starts = [jb.write_at(pcm([i] * 4))[0] // 2 for i in (1, 2, 3, 4, 5, 6)]
+    assert starts == [6, 10, 14, 18, 22, 26]
+    out = np.frombuffer(jb.read(26), dtype="<i2").tolist()
+    assert out == [100] * 6 + [101] * 4 + [102] * 4 + [103] * 4 + [104, 104, 4, 4] + [5] * 4
+    assert jb.read(4) == pcm([6] * 4)  # past the cue: appended as usual

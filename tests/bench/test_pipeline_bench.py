@@ -20,6 +20,10 @@ KEYS = (
     "press_to_mic_open_ms",
     "press_to_first_audio_ms",
     "cpu_pct",
+    "cpu_by_role_pct",
+    "floor",
+    "cpu_vs_floor",
+    "cpu_vs_floor_by_role",
     "rss_mb",
     "start_to_ready_s",
     "meets_targets",
@@ -31,7 +35,9 @@ def test_pipeline_bench_runs_end_to_end_and_prints_its_keys(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     level = logging.getLogger("booth").level
-    code = pipeline.run(as_json=True, call_s=1.0, calls=2, cpu_s=1.0, ready_repeats=1)
+    code = pipeline.run(
+        as_json=True, call_s=1.0, calls=2, cpu_s=1.0, ready_repeats=1, profile=tmp_path / "prof"
+    )
     assert code == 0
     assert logging.getLogger("booth").level == level  # quieted for the run only
     result = json.loads(capsys.readouterr().out)
@@ -43,6 +49,16 @@ def test_pipeline_bench_runs_end_to_end_and_prints_its_keys(
     assert result["press_to_mic_open_ms"]["n"] >= 2
     assert result["start_to_ready_s"]["n"] == 1
     assert result["rss_mb"] > 0
+    # The I/O floor ran the same call in the same run: its CPU is there to divide by.
+    assert result["floor"]["cpu_pct"] > 0 and result["cpu_vs_floor"] > 0
+    assert {"loop", "capture", "playback"} <= set(result["cpu_by_role_pct"])
+    # --profile: one cProfile per thread role, and the top functions in the result.
+    assert {p.name for p in (tmp_path / "prof").iterdir()} == {
+        "loop.prof",
+        "capture.prof",
+        "playback.prof",
+    }
+    assert any("_on_block" in row["function"] for row in result["profile"]["capture"])
     table = pipeline.render_table(result)
     assert "mic-to-wire p99" in table and "READY=1" in table
     try:

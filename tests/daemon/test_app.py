@@ -19,15 +19,18 @@ async def test_full_call_through_every_state_with_leds(tmp_path: Path) -> None:
         await b.wait_state("listening")
         call = b.call()
         await b.until(lambda: b.led == "persona_speaking", what="persona greeting")
+        assert not b.mic.listening  # muted: the mic frames nothing for the call
         # Barge in while the persona speaks: its queued audio is flushed at once.
         await b.press()
         await b.wait_state("talking")
         assert b.led == "talking" and b.count("flush") == 1 and b.speaker.flushes == 1
+        assert b.mic.listening
         b.mic.speaking = True
         await b.server.wait_frames(call.call_id, 25)
         b.mic.speaking = False
         await b.release()
         await b.wait_state("listening")
+        assert not b.mic.listening
         await b.double_press()
         await b.wait_state("scoring")
         await b.until(lambda: b.led == "score", what="score on the LEDs")

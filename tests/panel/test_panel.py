@@ -318,3 +318,30 @@ async def test_pins_busy_falls_back_to_null_panel(factory: Any) -> None:
     assert isinstance(first, GpioPanel) and type(second) is Panel
     assert "GPIO" in second.degraded
     await first.close()
+
+
+def test_patterns_say_when_they_next_change() -> None:
+    """The animator wakes at a blink's edges and a breathe's steps only, never for solid."""
+
+    def changes(pattern: patterns.LedPattern, until: float) -> list[float]:
+        out: list[float] = []
+        t: float | None = 0.0
+        while t is not None and t < until:
+            t = pattern.next_change(t)
+            if t is not None and t < until:
+                out.append(round(t, 6))
+        return out
+
+    assert changes(patterns.LISTENING, 10.0) == []
+    assert changes(patterns.CONNECTING, 2.1) == [0.5, 1.0, 1.5, 2.0]
+    assert changes(patterns.error(2), 5.3) == [0.2, 0.5, 0.7, 2.5, 2.7, 3.0, 3.2, 5.0, 5.2]
+    idle = changes(patterns.IDLE, 4.0)  # 4 s breathe: 8 steps a second
+    assert len(idle) == 31 and idle[0] == 0.125
+    assert len(changes(patterns.PERSONA_SPEAKING, 1.0)) == 24  # 1 s breathe: 25 a second
+    # Every level change of a blink falls on an edge it reports.
+    wave = patterns.error(3).components[0][1]
+    edges = set(changes(patterns.error(3), 6.0))
+    for step in range(1, 6000):
+        t = step / 1000
+        if wave.level(t) != wave.level(t - 0.001):
+            assert any(abs(t - e) < 0.0015 for e in edges), t

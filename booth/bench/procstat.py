@@ -1,0 +1,82 @@
+"""CPU and memory of the process the bench runs in, thread by thread, from /proc (Linux).
+
+Threads are grouped into roles so the booth and the I/O floor can be compared role by role:
+``loop`` (the main thread: the event loop), ``capture`` and ``playback`` (PortAudio's callback
+threads, as the code running on them reports its native id), ``pacers`` (the threads that
+stand in for the sound card, left out of the totals) and ``other`` (executors, OpenBLAS...).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def rss_kb() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def thread_cpu() -> dict[int, float]:
+    """CPU seconds (user + system) per thread id."""
+    out: dict[int, float] = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended while we looked
+        out[int(task.name)] = (int(fields[11]) + int(fields[12])) / _TICK
+    return out
+
+
+class ThreadRoles:
+    """Which thread does what: code on a callback thread calls ``mark(role)`` once."""
+
+    def __init__(self) -> None:
+        self._roles: dict[int, str] = {threading.main_thread().native_id or 0: "loop"}
+
+    def mark(self, role: str, tid: int | None = None) -> None:
+        self._roles[tid if tid is not None else threading.get_native_id()] = role
+
+    def role(self, tid: int) -> str:
+        if tid in self._roles:
+            return self._roles[tid]
+        for thread in threading.enumerate():
+            if thread.native_id == tid:
+                return "pacers" if thread.name.startswith("alsa-") else "other"
+        return "other"
+
+
+class CpuMeter:
+    """Process CPU over a window, per role, as % of one core."""
+
+    def __init__(self, roles: ThreadRoles, clock: float) -> None:
+        self.roles = roles
+        self._start_clock = clock
+        self._start_process = _process_cpu()
+        self._start_threads = thread_cpu()
+
+    def stop(self, clock: float) -> dict[str, float]:
+        """``{"cpu_pct": total without pacers, "pacer_cpu_pct": ..., "<role>_pct": ...}``."""
+        wall = clock - self._start_clock
+        by_role: dict[str, float] = {}
+        for tid, seconds in thread_cpu().items():
+            used = seconds - self._start_threads.get(tid, 0.0)
+            role = self.roles.role(tid)
+            by_role[role] = by_role.get(role, 0.0) + used
+        total = _process_cpu() - self._start_process  # includes threads that have ended
+        pacers = by_role.pop("pacers", 0.0)
+        result = {"cpu_pct": 100.0 * (total - pacers) / wall, "pacer_cpu_pct": 100 * pacers / wall}
+        for role, used in sorted(by_role.items()):
+            result[f"{role}_pct"] = 100.0 * used / wall
+        return result
+
+
+def _process_cpu() -> float:
+    t = os.times()
+    return t.user + t.system
