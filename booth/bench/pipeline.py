@@ -26,7 +26,6 @@ import asyncio
 import itertools
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from booth.bench import quiet_booth_logs
+from booth.sim.child import run_child
 from booth.sim.supervised import booth_process
 
 KEY = "ath_live_bench_pipeline_key_00000001"
@@ -69,32 +69,6 @@ def percentiles_ms(samples: list[float]) -> dict[str, float | None]:
         return {"p50": None, "p99": None}
     arr = np.asarray(samples) * 1000
     return {"p50": float(np.percentile(arr, 50)), "p99": float(np.percentile(arr, 99))}
-
-
-async def run_child(module: str, plan: dict[str, Any], limit_s: float) -> dict[str, Any]:
-    """A child process (the booth, or the I/O floor); the plan (with the API key) goes in on
-    stdin, not argv."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        module,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(json.dumps(plan).encode()), limit_s)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{module} failed: {err.decode()[-1500:]}")
-    lines = [line for line in out.decode().splitlines() if line.startswith("{")]
-    if not lines:
-        raise RuntimeError(f"{module} printed no result: {err.decode()[-1500:]}")
-    result: dict[str, Any] = json.loads(lines[-1])
-    return result
 
 
 async def start_to_ready(api_url: str, workdir: Path, repeats: int) -> list[float]:

@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from booth.sim.child import run_child
+
 _STATUS = Path("/proc/self/status")
 
 
@@ -224,30 +226,12 @@ async def soak(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 async def run_in_child(spec: dict[str, Any], within: float = 600.0) -> dict[str, Any]:
-    """Run the probe with ``spec`` in a child interpreter; its JSON result."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "booth.sim.probe",
-        json.dumps(spec),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        async with asyncio.timeout(within):
-            out, err = await proc.communicate()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    if proc.returncode != 0:
-        raise RuntimeError(f"probe exited with {proc.returncode}: {err.decode()[-3000:]}")
-    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
-    return result
+    """Run the probe with ``spec`` in a child interpreter (spec on stdin: it holds the key)."""
+    return await run_child("booth.sim.probe", spec, within)
 
 
 def main() -> int:
-    spec = json.loads(sys.argv[1])
+    spec = json.loads(sys.stdin.read())
     result = asyncio.run(soak(spec) if "soak" in spec else probe(spec))
     sys.stdout.write(json.dumps(result) + "\n")
     return 0
