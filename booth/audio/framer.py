@@ -63,10 +63,14 @@ _LITTLE_ENDIAN: Final = sys.byteorder == "little"
 # Saturating there (the bounds are whole numbers too) leaves the int16 result in the low
 # 16 bits of each float64: a strided int16 view reads it, with no conversion at all.
 _MAGIC: Final = 1.5 * 2.0**52
-# 0-d bounds and the raw ufunc: np.clip's wrapper costs more than the clipping itself.
+# 0-d operands and the raw ufunc: a Python float operand and np.clip's wrapper each cost
+# more than the arithmetic itself.
+_MAGIC0: Final = np.array(_MAGIC)
 _LO: Final = np.array(_MAGIC - 32768.0)
 _HI: Final = np.array(_MAGIC + 32767.0)
 _LOW16: Final = 0 if _LITTLE_ENDIAN else 3  # where a float64's low 16 bits are, in int16s
+_PCM: Final = np.dtype("<i2")
+_INT16: Final = np.dtype(np.int16)
 try:
     from numpy._core.umath import clip as _clip  # type: ignore[attr-defined,unused-ignore]
 except ImportError:  # numpy < 2
@@ -80,7 +84,7 @@ FloatArray = npt.NDArray[np.float64]
 def _round_saturate(acc: FloatArray) -> None:
     """acc (exact sums over 2**q) rounded half to even and saturated to int16, in place:
     afterwards ``_low16(acc)`` holds the results."""
-    np.add(acc, _MAGIC, out=acc)
+    np.add(acc, _MAGIC0, out=acc)
     _clip(acc, _LO, _HI, out=acc)
 
 
@@ -326,14 +330,14 @@ class _StageRunner:
         self._size = max(16 * self.need, 8192)
         self.buf: FloatArray = np.zeros(0)
         self._rows: FloatArray = self.buf
-        self.start = 0  # the oldest sample a row still needs
+        self.first = 0  # the next row to run: it starts at sample first * advance
         self.fill = 0
         self._outputs: dict[int, tuple[FloatArray, FloatArray, Int16Array]] = {}
         self.reset()
 
     def reset(self) -> None:
         self._use(np.zeros(self._size))
-        self.start = 0
+        self.first = 0
         self.fill = self.k - 1  # zeros stand for the silence before the first sample
 
     def _use(self, buf: FloatArray) -> None:
@@ -347,44 +351,47 @@ class _StageRunner:
             strides = (self._step * 8, self.advance * 8, 8)
         self._rows = np.ndarray(shape, np.float64, buf, 0, strides)
 
-    def write(self, x: Int16Array | FloatArray) -> None:
-        """Append input samples (an item assignment: np.copyto's dispatch costs more)."""
-        end = self.fill + x.size
-        if end > self.buf.size:
-            self._make_room(x.size)
-            end = self.fill + x.size
-        self.buf[self.fill : end] = x
+    def step(self, x: Int16Array | FloatArray) -> tuple[FloatArray, FloatArray, Int16Array] | None:
+        """Append input samples and run the rows now ready: None, or the outputs as arrays
+        of the runner's, reused: (flat, shaped for the product, the int16 view that
+        ``_round_saturate`` fills).
+
+        The path of every block, in one call with locals: each Python call and attribute
+        lookup is a visible part of a block's cost."""
+        fill = self.fill
+        end = fill + x.size
+        if end > self._size:
+            fill = self._make_room(x.size)
+            end = fill + x.size
+        self.buf[fill:end] = x  # an item assignment: np.copyto's dispatch costs more
         self.fill = end
-
-    def _make_room(self, n: int) -> None:
-        """Move the history still needed to the front, growing the buffer if n more samples
-        would not fit after it."""
-        keep = self.fill - self.start
-        if keep + n > self.buf.size:
-            grown = np.zeros(max(2 * self.buf.size, keep + n + self.need))
-            grown[:keep] = self.buf[self.start : self.fill]
-            self._use(grown)
-        else:
-            self.buf[:keep] = self.buf[self.start : self.fill]
-        self.start, self.fill = 0, keep
-
-    def run(self) -> tuple[FloatArray, FloatArray, Int16Array] | None:
-        """Run the rows that are ready and drop the input no longer needed: None, or the
-        outputs as arrays of the runner's, reused: (flat, shaped for the product, the int16
-        view that ``_round_saturate`` fills)."""
-        avail = self.fill - self.start
-        if avail < self.need:
+        first = self.first
+        rows = (end - first * self.advance - self.need) // self.advance + 1
+        if rows <= 0:
             return None
-        rows = (avail - self.need) // self.advance + 1
         out = self._outputs.get(rows) or self._output(rows)
-        first = self.start // self.advance
         if self._positions == 1:
             # The method: np.dot's dispatch costs more.
             self._rows[first : first + rows].dot(self._mat2d, out=out[1])
         else:
             np.matmul(self._rows[:, first : first + rows], self._mats, out=out[1])
-        self.start += rows * self.advance
+        self.first = first + rows
         return out
+
+    def _make_room(self, n: int) -> int:
+        """Move the history still needed to the front, growing the buffer if n more samples
+        would not fit after it; the new fill."""
+        start = self.first * self.advance
+        keep = self.fill - start
+        if keep + n > self._size:
+            self._size = max(2 * self._size, keep + n + self.need)
+            grown = np.zeros(self._size)
+            grown[:keep] = self.buf[start : self.fill]
+            self._use(grown)
+        else:
+            self.buf[:keep] = self.buf[start : self.fill]
+        self.first, self.fill = 0, keep
+        return keep
 
     def _output(self, rows: int) -> tuple[FloatArray, FloatArray, Int16Array]:
         if len(self._outputs) >= 8:  # odd block sizes: keep the cache small
@@ -432,6 +439,11 @@ class Framer:
         self._gain = 10.0 ** (gain_db / 20.0)
         self._post_needed = dc_block or self._gain != 1.0
         self.stages = plan(in_rate, out_rate)
+        # The common case, which _feed takes the short way: mono, stages, no
+        # post-processing, and int16 results that are already the wire's byte order.
+        self._lean = (
+            channels == 1 and bool(self.stages) and not self._post_needed and _LITTLE_ENDIAN
+        )
         self._runners = [_StageRunner(stage) for stage in self.stages]
         rate, delay = in_rate, 0.0
         for stage in self.stages:
@@ -501,20 +513,51 @@ class Framer:
     def _feed(
         self, pcm: bytes | bytearray | memoryview | npt.NDArray[np.int16]
     ) -> tuple[bytes, int]:
-        """Resample pcm; the frames now complete, as one bytes object, and their count."""
+        """Resample pcm; the frames now complete, as one bytes object, and their count.
+
+        The path of every block, so the common case (mono, no post-processing, whole
+        samples) is tried first and kept short: each Python call and attribute lookup is a
+        visible part of a block's cost, and each numpy call costs ~5x its warm time in the
+        daemon, where a block comes every 20 ms to a cold cache."""
+        x: Int16Array | FloatArray
+        if not self._lean or self._partial:
+            return self._feed_any(pcm)
+        if type(pcm) is np.ndarray:
+            if pcm.ndim != 1 or pcm.dtype != _INT16:
+                return self._feed_any(pcm)
+            x = pcm
+        elif type(pcm) is bytes and not len(pcm) & 1:
+            x = np.frombuffer(pcm, _PCM)
+        else:
+            return self._feed_any(pcm)
+        for runner in self._runners:
+            out = runner.step(x)
+            if out is None:
+                return b"", 0  # fewer than a frame is waiting: that stays so after every call
+            x = out[0]
+        assert out is not None  # a lean framer has stages
+        flat, _, low = out
+        np.add(flat, _MAGIC0, out=flat)  # _round_saturate, inline
+        _clip(flat, _LO, _HI, out=flat)
+        count, rest = divmod(low.size, self.frame_samples)
+        if rest or self._out_fill:
+            self._reserve_out(low.size)[...] = low
+            return self._take_frames()
+        # Whole frames and nothing waiting (a steady block size): the bytes straight from
+        # the last product's output, no output buffer.
+        self._frames_out += count
+        return low.tobytes(), count
+
+    def _feed_any(
+        self, pcm: bytes | bytearray | memoryview | npt.NDArray[np.int16]
+    ) -> tuple[bytes, int]:
+        """``_feed`` for any input and any framer."""
         x = self._as_samples(pcm)
         if self.channels != 1:
             x = self._downmix(x)
         if x.size:
             low = self._resample(x)
             if low is not None:
-                fs = self.frame_samples
-                if not self._out_fill and not low.size % fs and _LITTLE_ENDIAN:
-                    # Whole frames and nothing waiting (a steady block size): the bytes
-                    # straight from the last product's output, no output buffer.
-                    count = low.size // fs
-                    self._frames_out += count
-                    return low.tobytes(), count
                 np.copyto(self._reserve_out(low.size), low)
         if self._out_fill < self.frame_samples:
             return b"", 0
@@ -557,16 +600,11 @@ class Framer:
 
     def _resample(self, x: Int16Array) -> Int16Array | None:
         """Run x through the stages: the new int16 outputs, or None when there are none or
-        they went to the output buffers (post-processing, or no stages).
-
-        The path of every block, so it is short: each Python call and attribute lookup is a
-        visible part of a block's cost, and each numpy call costs ~5x its warm time in the
-        daemon, where a block comes every 20 ms to a cold cache."""
+        they went to the output buffers (post-processing, or no stages)."""
         y: Int16Array | FloatArray = x
         out = None
         for runner in self._runners:
-            runner.write(y)
-            out = runner.run()
+            out = runner.step(y)
             if out is None:
                 return None
             y = out[0]
