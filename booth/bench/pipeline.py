@@ -46,6 +46,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "cpu_pct": ("<=", 3.0),
     "cpu_vs_floor": ("<=", 1.3),
     "rss_mb": ("<=", 60.0),
+    "idle_rss_mb": ("<=", 45.0),
     "start_to_ready_s": ("<=", 1.5),
     "press_to_mic_open_ms": ("<=", 30.0),
 }
@@ -195,6 +196,9 @@ async def _measure(
         "rss_mb": resources.get("rss_mb_max"),
         "rss_mb_median": resources.get("rss_mb_median"),
         "idle_rss_mb": raw.get("idle_rss_mb"),
+        # RSS / PSS / USS at ready and once idle again after the last call (steady state).
+        "idle_memory_mb": raw.get("idle_memory_mb"),
+        "idle_after_calls_memory_mb": raw.get("idle_after_calls_memory_mb"),
         "resource_call_s": resources.get("seconds"),
         "start_to_ready_s": spread(ready),
         "settings": {
@@ -251,9 +255,17 @@ def headline(result: dict[str, Any]) -> dict[str, float | None]:
         "cpu_pct": result["cpu_pct"],
         "cpu_vs_floor": result["cpu_vs_floor"],
         "rss_mb": result["rss_mb"],
+        "idle_rss_mb": _idle_rss(result),
         "start_to_ready_s": result["start_to_ready_s"]["median"],
         "press_to_mic_open_ms": result["press_to_mic_open_ms"]["max"],
     }
+
+
+def _idle_rss(result: dict[str, Any]) -> float | None:
+    """Idle RSS, the worse of at ready and after the calls (the steady state)."""
+    after = result.get("idle_after_calls_memory_mb") or {}
+    values = [v for v in (result.get("idle_rss_mb"), after.get("rss")) if v is not None]
+    return max(values) if values else None
 
 
 def _meets_all(result: dict[str, Any]) -> dict[str, bool | None]:
@@ -339,6 +351,13 @@ def table_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             f"{num(result['rss_mb'])} (floor {num(result['floor']['rss_mb'])})",
             "≤ 60",
             verdict("rss_mb"),
+        ),
+        (
+            "RSS idle: at ready / after the calls (MB)",
+            f"{num(result.get('idle_rss_mb'))} / "
+            f"{num((result.get('idle_after_calls_memory_mb') or {}).get('rss'))}",
+            "≤ 45",
+            verdict("idle_rss_mb"),
         ),
         (
             "process start → READY=1 (s)",

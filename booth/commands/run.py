@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from booth.commands import add_config_option
 
@@ -25,6 +26,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Before numpy loads: the booth's array work is a few hundred samples at a time, so
+    # OpenBLAS's thread pool (a thread per core, each with its buffers) only costs memory.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from booth.config import load_api_key, load_config, load_proxy
 
     # Validate everything before touching hardware or the network (exit 78 on a problem).

@@ -170,10 +170,12 @@ def check_audio(ctx: Context) -> list[Check]:
             Check("speaker", "skip", "needs a valid config"),
         ]
     try:
-        from booth.audio import devices
+        from booth.audio import alsaconf, devices
     except ImportError as exc:  # PyAudio missing: the venv was built without PortAudio
         fix = "apt install portaudio19-dev, then rerun scripts/provision"
         return [Check("mic", "fail", f"audio support not installed ({exc})", fix)]
+    # The devices as the daemon sees them: through the booth's ALSA configuration.
+    alsaconf.install((ctx.config.audio.input_device, ctx.config.audio.output_device))
     with devices.portaudio() as pa:
         return [_probe(pa, ctx.config, is_input=True), _probe(pa, ctx.config, is_input=False)]
 
