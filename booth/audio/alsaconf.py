@@ -208,9 +208,12 @@ def install(patterns: Sequence[str]) -> str | None:
     lean = lean_config(top, patterns, _user_files(top, files[1:]))
     if lean is None:
         return None
-    fd, path = tempfile.mkstemp(prefix="booth-alsa-", suffix=".conf")
-    with os.fdopen(fd, "w") as out:
-        out.write(lean)
+    try:
+        fd, path = tempfile.mkstemp(prefix="booth-alsa-", suffix=".conf")
+        with os.fdopen(fd, "w") as out:
+            out.write(lean)
+    except OSError:
+        return None  # nowhere to write it: the system's configuration, as before
     atexit.register(_remove, path)
     value = ":".join([path, *files[1:]])
     _installed[key] = value

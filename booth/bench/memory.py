@@ -25,6 +25,8 @@ import subprocess
 import sys
 from typing import Any
 
+from booth.commands.run import DAEMON_ENV
+
 FORBIDDEN = (
     "booth.devserver",
     "booth.bench",
@@ -101,7 +103,7 @@ print(json.dumps({"steps": out, "modules": loaded}))
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "OPENBLAS_NUM_THREADS": "1"}  # as `booth run` sets it
+    return {**os.environ, **DAEMON_ENV}  # what `booth run` sets for itself
 
 
 def _steps() -> dict[str, Any]:

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from booth.bench import quiet_booth_logs
+from booth.commands.run import DAEMON_ENV
 from booth.sim.child import run_child
 from booth.sim.supervised import booth_process
 
@@ -148,10 +149,13 @@ async def _measure(
             "profile": str(profile) if profile is not None else None,
         }
         limit = cpu_s + (calls - 1) * call_s + 60.0 * calls + 60
-        raw = await run_child("booth.bench.pipeline_booth", plan, limit_s=limit)
+        # Both children get what `booth run` sets for itself (OpenBLAS single-threaded).
+        raw = await run_child("booth.bench.pipeline_booth", plan, limit_s=limit, env=DAEMON_ENV)
         _note_proxy_gaps(raw.get("underrun_log", []), list(proxy.released))
         # The I/O floor: the same call done plainly, same service, proxy and devices.
-        floor = await run_child("booth.bench.pipeline_floor", plan, limit_s=cpu_s + 60)
+        floor = await run_child(
+            "booth.bench.pipeline_floor", plan, limit_s=cpu_s + 60, env=DAEMON_ENV
+        )
         with tempfile.TemporaryDirectory(prefix="booth-bench-ready-") as tmp:
             ready = await start_to_ready(server.url, Path(tmp), ready_repeats)
     per_call = raw["calls"]
