@@ -6,8 +6,8 @@ Each figure comes from a fresh interpreter (``sys.executable``, with ``booth run
 - ``steps``: what the daemon loads until it is ready (its imports in the order they load, then
   PortAudio's start-up: the device probe, through the booth's ALSA configuration), RSS after
   each (``VmRSS``), the step's growth and time; then what the first call loads (the WebSocket
-  stack, the session: httpx, the framer designs). Each step lists which of ``LAZY`` are loaded
-  after it.
+  stack, the session: httpx, its first request: httpcore, anyio; the framer designs). Each
+  step lists which of ``LAZY`` are loaded after it.
 - ``portaudio_scan_mb``: what PortAudio's device scan adds to a fresh interpreter with the
   system's ALSA configuration and with the booth's (booth.audio.alsaconf), on this machine.
 - ``importtime``: ``python -X importtime -c "import booth.daemon.service"``, the slowest
@@ -31,6 +31,7 @@ FORBIDDEN = (
     "booth.devserver",
     "booth.bench",
     "booth.sim",
+    "numpy.fft",  # only the framer's design uses it: the taps are shipped (framer_taps.npz)
     "jwt",
     "aiohttp",
     "matplotlib",
@@ -41,7 +42,7 @@ FORBIDDEN = (
 )
 
 #: Loaded by the first call, not while the booth waits for one.
-LAZY = ("websockets", "booth.transport.link", "httpx", "booth.session")
+LAZY = ("websockets", "booth.transport.link", "httpx", "booth.session", "httpcore", "anyio")
 #: The step after which the daemon is ready (idle): none of LAZY is loaded yet.
 READY_STEP = "PortAudio start-up (device probe)"
 
@@ -62,7 +63,20 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("first call: websockets", "import booth.transport.link"),
     ("first call: session (httpx)", "import booth.session"),
     (
-        "first call: framer designs",
+        # The REST client verifies certificates (an SSL context with certifi's CAs) and its
+        # first request loads httpx's transport (httpcore, h11, anyio). Refused on loopback.
+        "first call: first REST request",
+        "import asyncio, httpx\n"
+        "async def first_request():\n"
+        "    async with httpx.AsyncClient(verify=True, trust_env=False) as client:\n"
+        "        try:\n"
+        "            await client.get('http://127.0.0.1:9/')\n"
+        "        except httpx.HTTPError:\n"
+        "            pass\n"
+        "asyncio.run(first_request())",
+    ),
+    (
+        "first call: framers (shipped taps)",
         "from booth.audio.framer import Framer; Framer(48000); Framer(16000, 48000, 1, 48)",
     ),
 )

@@ -276,6 +276,13 @@ class Driver:
                 self.changed.clear()
                 await self.changed.wait()
 
+    async def wait_summaries(self, count: int, within: float = 30.0) -> None:
+        """Until ``count`` calls have written their summary (score fetched or given up)."""
+        async with asyncio.timeout(within):
+            while len(self.app.summaries) < count:
+                self.changed.clear()
+                await self.changed.wait()
+
 
 async def one_call(
     app: BoothApp, driver: Driver, seconds: float, measure_resources: bool
@@ -410,6 +417,7 @@ async def main(plan: dict[str, Any]) -> dict[str, Any]:
             for i, seconds in enumerate(durations):
                 calls.append(await one_call(app, driver, seconds, measure_resources=i == 0))
             await driver.wait_state("idle", "error")
+            await driver.wait_summaries(len(durations))
             idle_after = memory_mb()  # steady state: what the calls left behind
         finally:
             app.request_stop()

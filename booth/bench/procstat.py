@@ -22,11 +22,12 @@ def rss_kb() -> int:
     return 0
 
 
-def memory_mb() -> dict[str, float]:
-    """This process's RSS, PSS (shared pages split between the processes mapping them) and
-    USS (pages only it maps), in MB, from /proc/self/smaps_rollup."""
+def memory_mb(pid: int | None = None) -> dict[str, float]:
+    """A process's (this one's by default) RSS, PSS (shared pages split between the processes
+    mapping them) and USS (pages only it maps), in MB, from /proc/PID/smaps_rollup."""
     fields: dict[str, int] = {}
-    for line in Path("/proc/self/smaps_rollup").read_text().splitlines()[1:]:
+    rollup = Path(f"/proc/{pid or 'self'}/smaps_rollup")
+    for line in rollup.read_text().splitlines()[1:]:
         name, _, rest = line.partition(":")
         fields[name] = int(rest.split()[0])
     uss = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
