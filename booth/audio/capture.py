@@ -47,6 +47,7 @@ class CaptureStats:
     dropped_frames: int = 0  # consumer too slow: oldest frames dropped
     input_overflows: int = 0  # PortAudio reported lost input (paInputOverflow)
     callback_errors: int = 0
+    consumer_errors: int = 0  # frames a consumer (stream() or on_frame) raised on
 
 
 FrameProcessor = Callable[[bytes], bytes]
@@ -340,12 +341,14 @@ class Capture:
             if self.on_frame is not None:
                 self._hand(self.on_frame, frame)
 
-    @staticmethod
-    def _hand(consumer: Callable[[CapturedFrame], object], frame: CapturedFrame) -> None:
+    def _hand(self, consumer: Callable[[CapturedFrame], object], frame: CapturedFrame) -> None:
         try:
             consumer(frame)
         except Exception:
-            log.exception("capture frame consumer failed")
+            # Said once: a consumer that fails on every frame must not flood the journal.
+            self.stats.consumer_errors += 1
+            if self.stats.consumer_errors == 1:
+                log.exception("capture frame consumer failed")
 
     def _enqueue(self, item: CapturedFrame | BoothError) -> None:
         if self.queue.full():

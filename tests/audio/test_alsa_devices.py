@@ -356,3 +356,29 @@ async def test_streamed_frames_go_to_the_consumer_not_the_queue(tmp_path: Path) 
             await capture.stop()
     assert [f.seq for f in got[:10]] == list(range(10))
     assert [f.pcm for f in got[:10]] == Framer(48000).push(signal)[:10]
+
+
+async def test_a_failing_consumer_is_logged_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls = 0
+    three = asyncio.Event()
+
+    def fail(_frame: CapturedFrame) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            three.set()
+        raise RuntimeError("consumer bug")
+
+    with alsa_file_devices(tmp_path, make_signal(16000, 0.5, 13), rate=16000, paced=True) as devs:
+        capture = Capture(devs.capture_name, rate=16000)
+        await capture.start()
+        streaming = asyncio.create_task(capture.stream(fail))
+        try:
+            await asyncio.wait_for(three.wait(), 5)
+        finally:
+            await capture.stop()
+            await streaming
+    assert capture.stats.consumer_errors >= 3
+    assert [r.message for r in caplog.records].count("capture frame consumer failed") == 1
