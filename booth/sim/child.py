@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from typing import Any
 
 
-async def run_child(module: str, plan: dict[str, Any], limit_s: float) -> dict[str, Any]:
-    """``python -m module`` with ``plan`` on stdin; its last JSON line, parsed."""
+async def run_child(
+    module: str, plan: dict[str, Any], limit_s: float, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """``python -m module`` with ``plan`` on stdin (and ``env`` added to this process's
+    environment); its last JSON line, parsed."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -21,6 +25,7 @@ async def run_child(module: str, plan: dict[str, Any], limit_s: float) -> dict[s
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **env} if env else None,
     )
     try:
         out, err = await asyncio.wait_for(proc.communicate(json.dumps(plan).encode()), limit_s)
