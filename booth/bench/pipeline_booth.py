@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from booth.audio import playback as playback_mod
+from booth.audio.capture import CapturedFrame
 from booth.audio.jitter import JitterBuffer
 from booth.bench.pipeline_floor import speech_like
 from booth.bench.procstat import CpuMeter, ThreadRoles, memory_mb, rss_kb
@@ -164,10 +165,12 @@ class TimedJitter(JitterBuffer):
 
 
 class TimedMic(PyAudioMic):
-    async def read(self) -> bytes:
-        frame = await self.capture.get()
-        Probe.remember(PROBE.captured, frame.pcm, frame.captured_at)
-        return frame.pcm
+    async def stream(self, consumer: Callable[[bytes], object]) -> None:
+        def timed(frame: CapturedFrame) -> None:
+            Probe.remember(PROBE.captured, frame.pcm, frame.captured_at)
+            consumer(frame.pcm)
+
+        await self.capture.stream(timed)
 
 
 class TimedSpeaker(PyAudioSpeaker):
