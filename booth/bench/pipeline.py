@@ -1,9 +1,10 @@
 """`booth bench pipeline`: latency, underruns, CPU and memory of the whole booth, end to end.
 
-This process runs the voice service (the devserver) and a jitter proxy (±20 ms on the
-service-to-booth direction); the booth runs in a child process (booth.bench.pipeline_booth)
-with the real daemon, real PyAudio adapters on ALSA devices paced in real time, and
-MockFactory pins pressed like a finger. So the child's CPU and RSS are the booth's own.
+The voice service (the devserver) and a jitter proxy (±20 ms on the service-to-booth
+direction) run in a child process of their own (booth.bench.pipeline_service); the booth runs
+in another (booth.bench.pipeline_booth) with the real daemon, real PyAudio adapters on ALSA
+devices paced in real time, and MockFactory pins pressed like a finger. So the booth child's
+CPU and RSS are the booth's own, and a stall of the service's event loop is not the booth's.
 
 - ``mic_to_wire_ms``: a sample captured → its 20 ms frame handed to the WebSocket (the frame's
   own 20 ms of filling is included: the first sample waits for the frame to fill).
@@ -34,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from booth.bench import quiet_booth_logs
-from booth.sim.child import run_child
+from booth.sim.child import run_child, serving_child
 from booth.sim.supervised import booth_process
 
 KEY = "ath_live_bench_pipeline_key_00000001"
@@ -128,31 +129,29 @@ async def _measure(
     prebuffer_ms: int | None,
     profile: Path | None,
 ) -> dict[str, Any]:
-    from booth.devserver import DevServer, Settings
-    from booth.sim.jitterproxy import JitterProxy
-
-    async with (
-        DevServer(api_keys={KEY}, settings=Settings(scoring_delay=0.2), use_espeak=False) as server,
-        JitterProxy(server.port, base_ms=jitter_ms, jitter_ms=jitter_ms) as proxy,
-    ):
+    limit = cpu_s + (calls - 1) * call_s + 60.0 * calls + 60
+    service_plan = {"api_key": KEY, "jitter_ms": jitter_ms}
+    async with serving_child(
+        "booth.bench.pipeline_service", service_plan, limit_s=limit + cpu_s + 120
+    ) as service:
+        api_url = service.ready["api_url"]
         plan = {
-            "api_url": server.url,
+            "api_url": api_url,
             "api_key": KEY,
             "drill": DRILL,
-            "proxy_port": proxy.port,
+            "proxy_port": service.ready["proxy_port"],
             "call_s": call_s,
             "calls": calls,
             "cpu_s": cpu_s,
             "prebuffer_ms": prebuffer_ms,  # None: the booth's default
             "profile": str(profile) if profile is not None else None,
         }
-        limit = cpu_s + (calls - 1) * call_s + 60.0 * calls + 60
         raw = await run_child("booth.bench.pipeline_booth", plan, limit_s=limit)
-        _note_proxy_gaps(raw.get("underrun_log", []), list(proxy.released))
         # The I/O floor: the same call done plainly, same service, proxy and devices.
         floor = await run_child("booth.bench.pipeline_floor", plan, limit_s=cpu_s + 60)
         with tempfile.TemporaryDirectory(prefix="booth-bench-ready-") as tmp:
-            ready = await start_to_ready(server.url, Path(tmp), ready_repeats)
+            ready = await start_to_ready(api_url, Path(tmp), ready_repeats)
+    _note_proxy_gaps(raw.get("underrun_log", []), service.result["released"])
     per_call = raw["calls"]
     m2w = [percentiles_ms(c["mic_to_wire_s"]) for c in per_call]
     w2s = [percentiles_ms(c["wire_to_speaker_s"]) for c in per_call]
