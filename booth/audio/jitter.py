@@ -14,6 +14,14 @@ delayed the whole greeting by up to 230 ms). It is held aside until a prebuffer 
 come, then mixed in from the read position: the normal start rule, with the cue as
 background. If the cue ends first, the held speech simply starts the normal way.
 
+Draining (``drain=True``): a turn whose playback started late (the device read came after
+the prebuffer was reached, or the prebuffer's last chunk came late while the rest came early)
+keeps that excess queued for the whole turn: up to a read and the jitter's spread more
+latency. Real jitter buffers adapt their playout point; this one drops near-silent 10 ms
+stretches (every sample within ±QUIET) while the excess lasts, never voiced audio and never
+over a cue. The excess: at the start, what is queued beyond the prebuffer; then, every
+window, the lowest level before a read beyond one read and half the prebuffer.
+
 ``speech_written`` / ``speech_read`` count speech bytes (cues left out) queued and handed
 to the device, so a probe can tell when a given chunk's first sample was played wherever
 it was mixed in.
@@ -34,6 +42,15 @@ class JitterStats:
     flushes: int = 0
     written_samples: int = 0
     played_samples: int = 0  # real (non-silence) samples handed to the device
+    drained_samples: int = 0  # near-silence dropped to bring a turn's latency down
+
+
+#: Draining: a stretch this long whose every sample is within ±QUIET (about -50 dBFS) may be
+#: dropped while the lowest level before a read over a window stays above one read plus half
+#: the prebuffer (the margin left for jitter the window did not show).
+DRAIN_STEP_MS = 10
+DRAIN_WINDOW_MS = 500
+QUIET = 100
 
 
 class JitterBuffer:
@@ -47,10 +64,14 @@ class JitterBuffer:
         channels: int = 1,
         *,
         confirm_underruns: bool = False,
+        drain: bool = False,
     ) -> None:
         """``confirm_underruns``: count running dry only once more audio follows before
         :meth:`mark_end`. For a service without turn markers, whose turn end is only known
-        after the fact: the natural end of persona audio is no underrun."""
+        after the fact: the natural end of persona audio is no underrun.
+
+        ``drain``: bring the queue back down to what the jitter needs by dropping near-silent
+        stretches (see the module docstring)."""
         if rate <= 0 or channels <= 0:
             raise ValueError("rate and channels must be positive")
         self.rate = rate
@@ -80,6 +101,15 @@ class JitterBuffer:
         self.confirm_underruns = confirm_underruns
         self._dry = False  # ran dry; an underrun if more audio comes before mark_end
         self.stats = JitterStats()
+        self.drain = drain
+        ms = rate // 1000 * self._bpf  # bytes per millisecond
+        self._unit = ms
+        self._step = DRAIN_STEP_MS * ms
+        self._window = DRAIN_WINDOW_MS * ms
+        self._margin = self.prebuffer // 2 * self._bpf
+        self._excess = 0  # bytes the queue holds beyond what the jitter needs, to drain
+        self._low = 0  # the lowest queue level before a read in this window
+        self._seen = 0  # bytes read in this window
 
     @property
     def buffered(self) -> int:
@@ -181,8 +211,16 @@ class JitterBuffer:
         if not self._playing:
             if queued >= max(self.prebuffer, 1) * self._bpf or (self._ending and queued):
                 self._playing = True
+                # Started late (the read came after the prebuffer was reached): the excess
+                # is what the jitter did not need.
+                self._excess = max(0, queued - self.prebuffer * self._bpf)
+                self._low, self._seen = queued, 0
             else:
                 return bytes(want)
+        elif self.drain:
+            self._watch(queued, want)
+        if self._excess >= self._step and self.drain:
+            queued -= self._drain(queued, want)
         take = min(want, queued)
         chunk = self._take(take)
         if take < want:
@@ -262,6 +300,38 @@ class JitterBuffer:
             cue += _overlap(start, end, self._mix_at, self._written)
         self._speech_read += n - cue
         self._read = end
+
+    def _watch(self, queued: int, want: int) -> None:
+        """Track the lowest level before a read; each window, what it keeps beyond one read
+        and a margin is excess: the jitter seen did not need it."""
+        self._low = min(self._low, queued)
+        self._seen += want
+        if self._seen >= self._window:
+            self._excess = max(0, self._low - want - self._margin)
+            self._low, self._seen = queued, 0
+
+    def _drain(self, queued: int, want: int) -> int:
+        """Drop one near-silent stretch from the audio this read or the next plays (never
+        over a cue, never voiced audio); returns the bytes dropped."""
+        if self._read < self._cue_to or self._mix_at is not None or self._held:
+            return 0
+        span = min(queued, want + self._step) // self._unit
+        need = self._step // self._unit
+        if span < need:
+            return 0
+        seg = self._segment(self._read, span * self._unit)
+        quiet = ((seg >= -QUIET) & (seg <= QUIET)).reshape(span, -1).all(axis=1)
+        runs = np.convolve(quiet, np.ones(need, dtype=np.int32), "valid")
+        found = np.flatnonzero(runs == need)
+        if not found.size:
+            return 0
+        head = int(found[0]) * self._unit
+        if head:  # the audio before the stretch moves up to close the gap
+            self._store(self._read + self._step, seg[: head // 2].tobytes())
+        self._advance(self._step)
+        self._excess -= self._step
+        self.stats.drained_samples += self._step // self._bpf
+        return self._step
 
     def _settle(self) -> None:
         """The cue ended before a prebuffer of held speech came: it starts the normal way,

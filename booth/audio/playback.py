@@ -212,6 +212,7 @@ class Playback:
                     self.capacity_ms,
                     channels,
                     confirm_underruns=self.confirm_underruns,
+                    drain=True,  # a late start's excess latency goes in the next pauses
                 )
                 self._framer = Framer(
                     self.source_rate,

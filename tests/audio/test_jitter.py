@@ -215,3 +215,48 @@ def test_a_whole_turn_over_a_long_cue_keeps_its_order_and_latency() -> None:
     out = np.frombuffer(jb.read(24), dtype="<i2").tolist()
     assert out == [101] * 4 + [102] * 4 + [103] * 4 + [104] * 4 + [105] * 4 + [6] * 4
     assert jb.speech_read == jb.speech_written == 2 * 24
+
+
+def test_a_late_start_drains_its_excess_from_a_quiet_stretch() -> None:
+    """The read came 10 samples after the prebuffer was reached: 10 samples of silence go."""
+    jb = JitterBuffer(rate=1000, prebuffer_ms=20, capacity_ms=100, drain=True)
+    jb.write(pcm([500] * 5 + [3] * 12 + [700] * 13))
+    assert jb.read(10) == pcm([500] * 5 + [3, 3] + [700] * 3)
+    assert jb.stats.drained_samples == 10
+    assert jb.buffered == 10
+    assert jb.speech_read == 2 * 20  # the dropped stretch counts as passed
+
+
+def test_draining_never_drops_voiced_audio() -> None:
+    jb = JitterBuffer(rate=1000, prebuffer_ms=20, capacity_ms=100, drain=True)
+    voiced = [500, -500, 101, -101] * 8  # just above the quiet threshold
+    jb.write(pcm(voiced))
+    assert jb.read(32) == pcm(voiced)
+    assert jb.stats.drained_samples == 0
+
+
+def test_a_queue_that_stays_high_drains_down_to_a_margin() -> None:
+    """A burst after the start keeps the level high: over a window the buffer learns the
+    excess and drains it from the pauses, without an underrun; a plain buffer keeps it."""
+    drained, plain = (
+        JitterBuffer(rate=1000, prebuffer_ms=20, capacity_ms=200, drain=d) for d in (True, False)
+    )
+    for jb in (drained, plain):
+        jb.write(pcm([1000] * 20))
+        jb.read(10)  # started exactly at the prebuffer: no excess yet
+        jb.write(bytes(2 * 40))  # a burst: 50 queued, a pause in the speech
+        for i in range(120):  # two windows: the first saw the start
+            jb.write(pcm([800 * (i % 2)] * 10))  # a word, a pause, …
+            jb.read(10)
+    assert plain.stats.drained_samples == 0
+    # 60 queued before each read at the lowest: one read (10) and the margin (10) stay.
+    assert drained.stats.drained_samples == 40
+    assert plain.buffered - drained.buffered == 40
+    assert drained.stats.underruns == plain.stats.underruns == 0
+
+
+def test_no_draining_over_a_cue() -> None:
+    jb = JitterBuffer(rate=1000, prebuffer_ms=20, capacity_ms=100, drain=True)
+    jb.write_cue(bytes(2 * 40))  # silence, and queued beyond the prebuffer
+    assert jb.read(40) == bytes(2 * 40)
+    assert jb.stats.drained_samples == 0
