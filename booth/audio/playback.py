@@ -263,7 +263,9 @@ class Playback:
             out = self._jitter.read(frame_count)
             if self.probe is not None:
                 jitter = self._jitter
-                self.probe.read(jitter.speech_read, jitter.stats.underruns, time.monotonic())
+                self.probe.read(
+                    jitter.speech_read, jitter.stats.underruns, jitter.buffered_ms, time.monotonic()
+                )
             drained = not self._idle and not self._jitter.playing and not self._jitter.buffered
             if drained:
                 self._idle = True

@@ -18,9 +18,9 @@ class PlaybackProbe(Protocol):
         """Persona audio (the very ``bytes`` given to ``Playback.write``) is in the jitter
         buffer; its first sample is speech byte ``position``."""
 
-    def read(self, position: int, underruns: int, at: float) -> None:
+    def read(self, position: int, underruns: int, queued_ms: float, at: float) -> None:
         """A device read: speech bytes before ``position`` have been handed to the device;
-        ``underruns`` is the buffer's count so far."""
+        ``underruns`` is the buffer's count so far, ``queued_ms`` what is left queued."""
 
     def reset(self, at: float) -> None:
         """Queued audio was dropped (a flush) or a new stream opened: positions so far are

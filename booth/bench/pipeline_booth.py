@@ -70,12 +70,16 @@ class Probe:
         #: and a flush, and the longest a recent chunk took from the socket to the jitter
         #: buffer: a gap in what the service sent shows as a long ``since_received``, a
         #: stalled booth as a long ``booth_delay``.
-        self.underrun_log: list[dict[str, float]] = []
+        self.underrun_log: list[dict[str, Any]] = []
         self.last_received = 0.0
         self.booth_delays: collections.deque[tuple[float, float]] = collections.deque(maxlen=50)
         #: Persona chunks queued for playback, not yet played: (speech position, off the wire).
         self.marks: collections.deque[tuple[int, float]] = collections.deque()
         self.underruns = 0  # the playback buffer's count at the last read
+        #: The last reads: (time, ms left queued), shown with each underrun.
+        self.levels: collections.deque[tuple[float, float]] = collections.deque(maxlen=16)
+        #: When each wire-to-speaker sample's chunk came off the socket (parallel list).
+        self.wire_at: list[float] = []
         self.last_write = self.last_flush = 0.0
 
     # ── the session's probe hooks (on the event loop) ──────────────────────────
@@ -102,11 +106,13 @@ class Probe:
             self.marks.append((position, rx))
             self.booth_delays.append((at, at - rx))
 
-    def read(self, position: int, underruns: int, at: float) -> None:
+    def read(self, position: int, underruns: int, queued_ms: float, at: float) -> None:
         if underruns > self.underruns:
             self.underrun_log.append(
                 {
                     "at": at,
+                    # The reads before it: how the queue ran down (ms before, ms queued).
+                    "levels": [(round(1000 * (t - at), 1), round(q, 1)) for t, q in self.levels],
                     "since_write_ms": 1000 * (at - self.last_write),
                     "since_flush_ms": 1000 * (at - self.last_flush),
                     "since_received_ms": 1000 * (at - self.last_received),
@@ -115,11 +121,14 @@ class Probe:
                 }
             )
         self.underruns = underruns  # also when lower: a new stream's fresh buffer
+        self.levels.append((at, queued_ms))
         marks = self.marks
         if marks and marks[0][0] < position:
             with self.lock:
                 while marks and marks[0][0] < position:
-                    self.wire_to_speaker.append(at - marks.popleft()[1])
+                    received = marks.popleft()[1]
+                    self.wire_to_speaker.append(at - received)
+                    self.wire_at.append(received)
                 if self.first_persona_at is None:
                     self.first_persona_at = at
                     self.first_persona.set()
@@ -301,6 +310,7 @@ async def one_call(
     if sampler is not None:
         sampler.cancel()
     underruns = app.speaker.underruns  # this call's: the speaker opens a fresh buffer per call
+    drained_ms = 1000 * playback.stats.drained_samples / DEVICE_RATE
     # End: a double press, with a finger's timing (each edge outside the 20 ms debounce).
     for _ in range(2):
         driver.press()
@@ -316,7 +326,9 @@ async def one_call(
         "press_to_mic_open_s": mic_open,
         "mic_to_wire_s": PROBE.mic_to_wire[m2w_start:],
         "wire_to_speaker_s": PROBE.wire_to_speaker[w2s_start:],
+        "wire_at": PROBE.wire_at[w2s_start:],
         "underruns": underruns,
+        "drained_ms": drained_ms,
     }
     if measure_resources:
         result.update(cpu)
