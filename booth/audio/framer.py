@@ -26,12 +26,13 @@ import functools
 import math
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
-from booth.audio.rates import INPUT_RATES, OUTPUT_RATES
+from booth.audio.rates import INPUT_RATES, OUTPUT_RATES, WIRE_RATES
 
 # Pass band to 0.4375·lower rate (7 kHz at 16 kHz out), stop band from 0.53125·lower rate
 # (8.5 kHz): tones above 8.5 kHz cannot alias into the band; 8–8.5 kHz folds above 7.5 kHz.
@@ -189,9 +190,62 @@ def _wide_stage(in_rate: int, out_rate: int, f_pass: float, f_stop: float, q: in
     return Stage(up, down, _split(proto, up, q), q, proto.size)
 
 
+#: The designs for every pair of supported rates (``shipped_pairs``), made by ``design`` and
+#: written by ``scripts/framer-taps``: a design at run time costs up to ~0.5 s of CPU here
+#: (seconds on a Pi Zero) at the first call, and ~2 MB of the daemon's RSS for good (numpy.fft,
+#: the design's scratch). tests/audio/test_framer.py holds the file equal to ``design``.
+TAPS_FILE: Final = Path(__file__).resolve().parent.parent / "data" / "framer_taps.npz"
+
+
+def shipped_pairs() -> list[tuple[int, int]]:
+    """(in, out) for every mic rate to every wire rate, and every wire rate to every device
+    rate playback may open."""
+    capture = [(i, o) for i in INPUT_RATES for o in WIRE_RATES]
+    playback = [(i, o) for i in WIRE_RATES for o in OUTPUT_RATES]
+    return [(i, o) for i, o in dict.fromkeys([*capture, *playback]) if i != o]
+
+
 @functools.lru_cache(maxsize=32)
 def plan(in_rate: int, out_rate: int) -> tuple[Stage, ...]:
-    """The stages for in_rate -> out_rate (cached: a design costs up to ~0.2 s).
+    """The stages for in_rate -> out_rate: shipped in ``TAPS_FILE``, else designed now."""
+    shipped = _shipped(in_rate, out_rate)
+    return shipped if shipped is not None else design(in_rate, out_rate)
+
+
+def _shipped(in_rate: int, out_rate: int) -> tuple[Stage, ...] | None:
+    key = f"{in_rate}_{out_rate}"
+    try:
+        with np.load(TAPS_FILE) as table:
+            if f"{key}_stages" not in table.files:
+                return None
+            stages = []
+            for i in range(int(table[f"{key}_stages"])):
+                up, down, q, length = (int(v) for v in table[f"{key}_{i}_meta"])
+                taps: IntArray = table[f"{key}_{i}_taps"].astype(np.int64)
+                stages.append(Stage(up, down, taps, q, length))
+    except OSError:  # not installed with the package: design it
+        return None
+    return tuple(stages)
+
+
+def write_taps(path: Path) -> None:
+    """Design every shipped pair and write them to ``path`` (``scripts/framer-taps``)."""
+    arrays: dict[str, npt.NDArray[np.int32] | npt.NDArray[np.int64]] = {}
+    for in_rate, out_rate in shipped_pairs():
+        key = f"{in_rate}_{out_rate}"
+        stages = design(in_rate, out_rate)
+        arrays[f"{key}_stages"] = np.array(len(stages), dtype=np.int64)
+        for i, stage in enumerate(stages):
+            assert np.abs(stage.taps).max() < 2**31
+            arrays[f"{key}_{i}_taps"] = stage.taps.astype(np.int32)
+            arrays[f"{key}_{i}_meta"] = np.array(
+                [stage.up, stage.down, stage.q, stage.length], dtype=np.int64
+            )
+    np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
+
+
+def design(in_rate: int, out_rate: int) -> tuple[Stage, ...]:
+    """The stages for in_rate -> out_rate, designed (up to ~0.5 s here).
 
     One sharp stage when the reduced ratio's numerator is small. Otherwise the sharp stage
     runs between the lower rate and ``mid`` = 3/2 of it (a 2:3 ratio), and a wide stage

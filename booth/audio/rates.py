@@ -9,5 +9,7 @@ from typing import Final
 INPUT_RATES: Final = (8000, 16000, 22050, 32000, 44100, 48000, 96000)
 #: Rates the framer resamples to (the wire's 16 kHz, and playback devices' own).
 OUTPUT_RATES: Final = (16000, 24000, 48000)
+#: Rates on the wire (every dialect's ``wire_rate``): what capture frames to, playback gets.
+WIRE_RATES: Final = (16000, 24000)
 #: Every rate a device is asked about.
 PROBE_RATES: Final = tuple(sorted({*INPUT_RATES, *OUTPUT_RATES}))

@@ -1,11 +1,15 @@
 """`booth bench memory`: what `booth run` imports, and what each import costs in RSS and time.
 
-Each figure comes from a fresh interpreter (``sys.executable``), so nothing the bench itself
-imported is counted:
+Each figure comes from a fresh interpreter (``sys.executable``, with ``booth run``'s
+``OPENBLAS_NUM_THREADS=1``), so nothing the bench itself imported is counted:
 
-- ``steps``: the daemon's imports in the order they load, RSS after each (``VmRSS``), the
-  step's growth and time; then the first call's lazy imports (the session: httpx) and the
-  framer designs a call makes, and PortAudio's start-up (a device scan).
+- ``steps``: what the daemon loads until it is ready (its imports in the order they load, then
+  PortAudio's start-up: the device probe, through the booth's ALSA configuration), RSS after
+  each (``VmRSS``), the step's growth and time; then what the first call loads (the WebSocket
+  stack, the session: httpx, its first request: httpcore, anyio; the framer designs). Each
+  step lists which of ``LAZY`` are loaded after it.
+- ``portaudio_scan_mb``: what PortAudio's device scan adds to a fresh interpreter with the
+  system's ALSA configuration and with the booth's (booth.audio.alsaconf), on this machine.
 - ``importtime``: ``python -X importtime -c "import booth.daemon.service"``, the slowest
   top-level imports (cumulative µs).
 - ``forbidden``: modules `booth run` must never load (the devserver, JWT, aiohttp,
@@ -16,14 +20,18 @@ imported is counted:
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from typing import Any
+
+from booth.commands.run import DAEMON_ENV
 
 FORBIDDEN = (
     "booth.devserver",
     "booth.bench",
     "booth.sim",
+    "numpy.fft",  # only the framer's design uses it: the taps are shipped (framer_taps.npz)
     "jwt",
     "aiohttp",
     "matplotlib",
@@ -33,22 +41,61 @@ FORBIDDEN = (
     "pytest",
 )
 
+#: Loaded by the first call, not while the booth waits for one.
+LAZY = ("websockets", "booth.transport.link", "httpx", "booth.session", "httpcore", "anyio")
+#: The step after which the daemon is ready (idle): none of LAZY is loaded yet.
+READY_STEP = "PortAudio start-up (device probe)"
+
 # (label, statement) run one after another in one fresh interpreter.
 STEPS: tuple[tuple[str, str], ...] = (
     ("asyncio + ssl", "import asyncio, ssl"),
     ("numpy", "import numpy"),
-    ("websockets", "import websockets.asyncio.client"),
     ("gpiozero", "import gpiozero, gpiozero.pins.mock"),
     ("pyaudio", "import pyaudio"),
     ("systemd", "import systemd.daemon"),
     ("booth daemon (the rest)", "import booth.daemon.service"),
+    (
+        READY_STEP,
+        "from booth.audio import alsaconf, devices\n"
+        "alsaconf.install(('', ''))\n"
+        "devices.open_portaudio().terminate()",
+    ),
+    ("first call: websockets", "import booth.transport.link"),
     ("first call: session (httpx)", "import booth.session"),
     (
-        "first call: framer designs",
+        # The REST client verifies certificates (an SSL context with certifi's CAs) and its
+        # first request loads httpx's transport (httpcore, h11, anyio). Refused on loopback.
+        "first call: first REST request",
+        "import asyncio, httpx\n"
+        "async def first_request():\n"
+        "    async with httpx.AsyncClient(verify=True, trust_env=False) as client:\n"
+        "        try:\n"
+        "            await client.get('http://127.0.0.1:9/')\n"
+        "        except httpx.HTTPError:\n"
+        "            pass\n"
+        "asyncio.run(first_request())",
+    ),
+    (
+        "first call: framers (shipped taps)",
         "from booth.audio.framer import Framer; Framer(48000); Framer(16000, 48000, 1, 48)",
     ),
-    ("PortAudio start-up", "import pyaudio; pyaudio.PyAudio().terminate()"),
 )
+
+# PortAudio's scan alone, with the system's ALSA configuration or the booth's.
+_SCAN = """
+import sys
+from booth.audio import alsaconf, devices
+import pyaudio
+def rss():
+    for line in open('/proc/self/status'):
+        if line.startswith('VmRSS:'):
+            return int(line.split()[1]) / 1024
+if sys.argv[1] == "booth":
+    alsaconf.install(('', ''))
+before = rss()
+devices.open_portaudio().terminate()
+print(rss() - before)
+"""
 
 _PROBE = """
 import json, sys, time
@@ -56,27 +103,49 @@ def rss():
     for line in open('/proc/self/status'):
         if line.startswith('VmRSS:'):
             return int(line.split()[1]) / 1024
-out = [{"step": "python", "rss_mb": rss(), "grew_mb": 0.0, "ms": 0.0}]
+out = [{"step": "python", "rss_mb": rss(), "grew_mb": 0.0, "ms": 0.0, "lazy_loaded": []}]
+LAZY = json.loads(sys.argv[2])
 for label, code in json.loads(sys.argv[1]):
     before, start = rss(), time.perf_counter()
     exec(code)
     out.append({"step": label, "rss_mb": rss(), "grew_mb": rss() - before,
-                "ms": 1000 * (time.perf_counter() - start)})
+                "ms": 1000 * (time.perf_counter() - start),
+                "lazy_loaded": [m for m in LAZY if m in sys.modules]})
 loaded = sorted(sys.modules)
 print(json.dumps({"steps": out, "modules": loaded}))
 """
 
 
+def _env() -> dict[str, str]:
+    return {**os.environ, **DAEMON_ENV}  # what `booth run` sets for itself
+
+
 def _steps() -> dict[str, Any]:
     done = subprocess.run(  # noqa: S603 - this interpreter, our own probe
-        [sys.executable, "-c", _PROBE, json.dumps(STEPS)],
+        [sys.executable, "-c", _PROBE, json.dumps(STEPS), json.dumps(LAZY)],
         capture_output=True,
         text=True,
         check=True,
         timeout=120,
+        env=_env(),
     )
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+def _scan_mb() -> dict[str, float]:
+    out = {}
+    for alsa in ("system", "booth"):
+        done = subprocess.run(  # noqa: S603 - this interpreter, our own probe
+            [sys.executable, "-c", _SCAN, alsa],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+            env=_env(),
+        )
+        out[alsa] = float(done.stdout.strip().splitlines()[-1])
+    return out
 
 
 def _importtime(top: int = 15) -> list[dict[str, Any]]:
@@ -86,6 +155,7 @@ def _importtime(top: int = 15) -> list[dict[str, Any]]:
         text=True,
         check=True,
         timeout=120,
+        env=_env(),
     )
     rows: list[dict[str, Any]] = []
     for line in done.stderr.splitlines():
@@ -104,6 +174,7 @@ def measure() -> dict[str, Any]:
     loaded = probe["modules"]
     return {
         "steps": probe["steps"],
+        "portaudio_scan_mb": _scan_mb(),
         "importtime": _importtime(),
         "modules_loaded": len(loaded),
         "forbidden": [m for m in loaded if any(m == f or m.startswith(f + ".") for f in FORBIDDEN)],
@@ -117,6 +188,12 @@ def render_table(result: dict[str, Any]) -> str:
         lines.append(
             f"{step['step']:<32}{step['rss_mb']:>8.1f}{step['grew_mb']:>7.1f}{step['ms']:>8.1f}"
         )
+    scan = result["portaudio_scan_mb"]
+    lines += [
+        "",
+        f"PortAudio's device scan alone: +{scan['system']:.1f} MB with the system's ALSA "
+        f"configuration, +{scan['booth']:.1f} MB with the booth's",
+    ]
     lines += ["", "slowest imports of booth.daemon.service (-X importtime, cumulative ms):"]
     for row in result["importtime"]:
         lines.append(f"  {row['cumulative_us'] / 1000:7.1f}  {row['module']}")

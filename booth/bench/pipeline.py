@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 
 from booth.bench import quiet_booth_logs
+from booth.bench.procstat import memory_mb
+from booth.commands.run import DAEMON_ENV
 from booth.sim.child import run_child, serving_child
 from booth.sim.supervised import booth_process
 
@@ -48,6 +50,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "cpu_pct": ("<=", 3.0),
     "cpu_vs_floor": ("<=", 1.3),
     "rss_mb": ("<=", 60.0),
+    "idle_rss_mb": ("<=", 45.0),
     "start_to_ready_s": ("<=", 1.5),
     "press_to_mic_open_ms": ("<=", 30.0),
 }
@@ -73,8 +76,11 @@ def percentiles_ms(samples: list[float]) -> dict[str, float | None]:
     return {"p50": float(np.percentile(arr, 50)), "p99": float(np.percentile(arr, 99))}
 
 
-async def start_to_ready(api_url: str, workdir: Path, repeats: int) -> list[float]:
-    """A real `booth run` process each time: exec → READY=1 on its NOTIFY_SOCKET."""
+async def start_to_ready(
+    api_url: str, workdir: Path, repeats: int
+) -> tuple[list[float], list[dict[str, float]]]:
+    """A real `booth run` process each time: exec → READY=1 on its NOTIFY_SOCKET, and its
+    RSS/PSS/USS then (the daemon alone, idle, none of the bench's modules loaded)."""
     from booth.sim.alsa_devices import alsa_file_devices
 
     key_file = workdir / "api_key"
@@ -89,13 +95,15 @@ async def start_to_ready(api_url: str, workdir: Path, repeats: int) -> list[floa
         f'[panel]\npin_factory = "mock"\n[logging]\ntarget = "stderr"\nlevel = "warning"\n'
     )
     times: list[float] = []
+    memory: list[dict[str, float]] = []
     with alsa_file_devices(workdir / "alsa", bytes(3200), paced=True) as alsa:
         for i in range(repeats):
             started = time.monotonic()
             async with booth_process(config, workdir / f"notify-{i}", env=alsa.env) as booth:
                 await booth.wait_for("READY=1")
                 times.append(time.monotonic() - started)
-    return times
+                memory.append(memory_mb(booth.pid))
+    return times, memory
 
 
 async def measure(
@@ -147,11 +155,14 @@ async def _measure(
             "prebuffer_ms": prebuffer_ms,  # None: the booth's default
             "profile": str(profile) if profile is not None else None,
         }
-        raw = await run_child("booth.bench.pipeline_booth", plan, limit_s=limit)
+        # Both children get what `booth run` sets for itself (OpenBLAS single-threaded).
+        raw = await run_child("booth.bench.pipeline_booth", plan, limit_s=limit, env=DAEMON_ENV)
         # The I/O floor: the same call done plainly, same service, proxy and devices.
-        floor = await run_child("booth.bench.pipeline_floor", plan, limit_s=cpu_s + 60)
+        floor = await run_child(
+            "booth.bench.pipeline_floor", plan, limit_s=cpu_s + 60, env=DAEMON_ENV
+        )
         with tempfile.TemporaryDirectory(prefix="booth-bench-ready-") as tmp:
-            ready = await start_to_ready(api_url, Path(tmp), ready_repeats)
+            ready, ready_memory = await start_to_ready(api_url, Path(tmp), ready_repeats)
     _note_proxy_gaps(raw.get("underrun_log", []), service.result["released"])
     per_call = raw["calls"]
     m2w = [percentiles_ms(c["mic_to_wire_s"]) for c in per_call]
@@ -197,6 +208,13 @@ async def _measure(
         "rss_mb": resources.get("rss_mb_max"),
         "rss_mb_median": resources.get("rss_mb_median"),
         "idle_rss_mb": raw.get("idle_rss_mb"),
+        # RSS / PSS / USS at ready and once idle again after the last call (steady state).
+        "idle_memory_mb": raw.get("idle_memory_mb"),
+        "idle_after_calls_memory_mb": raw.get("idle_after_calls_memory_mb"),
+        # A real `booth run` at READY=1 (median over the repeats): the daemon without the bench.
+        "booth_run_ready_memory_mb": {
+            k: float(np.median([m[k] for m in ready_memory])) for k in ("rss", "pss", "uss")
+        },
         "resource_call_s": resources.get("seconds"),
         "start_to_ready_s": spread(ready),
         "settings": {
@@ -259,9 +277,17 @@ def headline(result: dict[str, Any]) -> dict[str, float | None]:
         "cpu_pct": result["cpu_pct"],
         "cpu_vs_floor": result["cpu_vs_floor"],
         "rss_mb": result["rss_mb"],
+        "idle_rss_mb": _idle_rss(result),
         "start_to_ready_s": result["start_to_ready_s"]["median"],
         "press_to_mic_open_ms": result["press_to_mic_open_ms"]["max"],
     }
+
+
+def _idle_rss(result: dict[str, Any]) -> float | None:
+    """Idle RSS, the worse of at ready and after the calls (the steady state)."""
+    after = result.get("idle_after_calls_memory_mb") or {}
+    values = [v for v in (result.get("idle_rss_mb"), after.get("rss")) if v is not None]
+    return max(values) if values else None
 
 
 def _meets_all(result: dict[str, Any]) -> dict[str, bool | None]:
@@ -347,6 +373,19 @@ def table_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             f"{num(result['rss_mb'])} (floor {num(result['floor']['rss_mb'])})",
             "≤ 60",
             verdict("rss_mb"),
+        ),
+        (
+            "RSS idle: at ready / after the calls (MB)",
+            f"{num(result.get('idle_rss_mb'))} / "
+            f"{num((result.get('idle_after_calls_memory_mb') or {}).get('rss'))}",
+            "≤ 45",
+            verdict("idle_rss_mb"),
+        ),
+        (
+            "`booth run` at READY=1: RSS / PSS / USS (MB)",
+            " / ".join(num(v) for v in result["booth_run_ready_memory_mb"].values()),
+            "",
+            "",
         ),
         (
             "process start → READY=1 (s)",

@@ -37,14 +37,13 @@ from typing import Any
 import numpy as np
 
 from booth.bench.pipeline_floor import speech_like
-from booth.bench.procstat import CpuMeter, ThreadRoles, rss_kb
+from booth.bench.procstat import CpuMeter, ThreadRoles, memory_mb, rss_kb
 from booth.config import Config, parse_config
 from booth.daemon.app import BoothApp
 from booth.daemon.audio_io import PyAudioMic, PyAudioSpeaker
 from booth.daemon.notify import Notifier
 from booth.daemon.sessions import SessionLike, session_factory_for
 from booth.secret import Secret
-from booth.session import RoleplaySession
 
 DEVICE_RATE = 48000
 BUTTON = 17
@@ -173,6 +172,9 @@ def _session_factory(config: Config, key: Secret, proxy_port: int) -> Any:
     make = session_factory_for(config, key, route=route)
 
     def probed() -> SessionLike:
+        # Imported here, as the daemon does: idle RSS is measured before any call.
+        from booth.session import RoleplaySession
+
         session = make()
         assert isinstance(session, RoleplaySession)
         session.probe = PROBE
@@ -253,6 +255,13 @@ class Driver:
     async def wait_state(self, *states: str, within: float = 20.0) -> None:
         async with asyncio.timeout(within):
             while str(self.app.machine.state) not in states:
+                self.changed.clear()
+                await self.changed.wait()
+
+    async def wait_summaries(self, count: int, within: float = 30.0) -> None:
+        """Until ``count`` calls have written their summary (score fetched or given up)."""
+        async with asyncio.timeout(within):
+            while len(self.app.summaries) < count:
                 self.changed.clear()
                 await self.changed.wait()
 
@@ -389,9 +398,12 @@ async def main(plan: dict[str, Any]) -> dict[str, Any]:
         calls = []
         try:
             await asyncio.wait_for(app.ready.wait(), 20)
-            idle_rss = rss_kb() / 1024
+            idle = memory_mb()
             for i, seconds in enumerate(durations):
                 calls.append(await one_call(app, driver, seconds, measure_resources=i == 0))
+            await driver.wait_state("idle", "error")
+            await driver.wait_summaries(len(durations))
+            idle_after = memory_mb()  # steady state: what the calls left behind
         finally:
             app.request_stop()
             await asyncio.wait_for(task, 20)
@@ -399,7 +411,9 @@ async def main(plan: dict[str, Any]) -> dict[str, Any]:
         alsa.finish()
     return {
         "calls": calls,
-        "idle_rss_mb": idle_rss,
+        "idle_rss_mb": idle["rss"],
+        "idle_memory_mb": idle,
+        "idle_after_calls_memory_mb": idle_after,
         "device_rate": DEVICE_RATE,
         "prebuffer_ms": config.audio.prebuffer_ms,
         "underrun_log": PROBE.underrun_log,

@@ -106,10 +106,14 @@ async def one_call(plan: dict[str, Any], seconds: float) -> dict[str, Any]:
     import pyaudio
     from websockets.asyncio.client import connect
 
+    from booth.audio import alsaconf
+
     loop = asyncio.get_running_loop()
     roles = ThreadRoles()
     floor = Floor(loop, roles)
     url, ticket = await loop.run_in_executor(None, _ticket, plan)
+    # Through the ALSA configuration the booth uses for the same two devices.
+    alsaconf.install(("boothmic", "boothspk"))
     pa = pyaudio.PyAudio()
     names = {pa.get_device_info_by_index(i)["name"]: i for i in range(pa.get_device_count())}
     streams = [

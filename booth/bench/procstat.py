@@ -22,6 +22,22 @@ def rss_kb() -> int:
     return 0
 
 
+def memory_mb(pid: int | None = None) -> dict[str, float]:
+    """A process's (this one's by default) RSS, PSS (shared pages split between the processes
+    mapping them) and USS (pages only it maps), in MB, from /proc/PID/smaps_rollup."""
+    fields: dict[str, int] = {}
+    rollup = Path(f"/proc/{pid or 'self'}/smaps_rollup")
+    for line in rollup.read_text().splitlines()[1:]:
+        name, _, rest = line.partition(":")
+        fields[name] = int(rest.split()[0])
+    uss = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
+    return {
+        "rss": fields.get("Rss", 0) / 1024,
+        "pss": fields.get("Pss", 0) / 1024,
+        "uss": uss / 1024,
+    }
+
+
 def thread_cpu() -> dict[int, float]:
     """CPU seconds (user + system) per thread id."""
     out: dict[int, float] = {}

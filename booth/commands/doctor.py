@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from booth.commands import add_config_option, add_socket_option
 
 if TYPE_CHECKING:
-    from booth.ops.doctor import Check
+    from booth.ops.checks import Check
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 from booth.config import Config
 from booth.daemon import commands as c
-from booth.daemon import devices, orphans
+from booth.daemon import devices, heap, orphans
 from booth.daemon import inputs as i
 from booth.daemon import timeline as t
 from booth.daemon.audio_io import Microphone, Speaker
@@ -160,6 +160,7 @@ class BoothApp:
         if interval is not None:
             pinger = WatchdogPinger(self.notifier, interval, alive=self._making_progress)
             background.append(self._spawn(pinger.run(), "watchdog"))
+        heap.release()  # what start-up freed (the device scan, config parsing)
         self.notifier.ready(self._status)
         log_event(log, logging.INFO, "booth ready", EVENT="ready", BOOTH_STATE=self.machine.state)
         self.ready.set()
@@ -339,6 +340,8 @@ class BoothApp:
     def _summary_written(self, summary: CallSummary) -> None:
         self.summaries.append(summary)
         self.events.emit(t.SummaryWritten(summary))
+        if self.call is None or self.call.ended:
+            heap.release()  # the call is over and no other holds the booth: what it freed
 
     def _play_cue(self, cue: c.Cue) -> None:
         # At the rate persona audio comes in: the speaker's one input rate.

@@ -114,6 +114,13 @@ async def _probe(pattern: str, *, input: bool) -> bool:
         return await asyncio.get_running_loop().run_in_executor(None, scan)
 
 
+def _lean_alsa(cfg: AudioSection) -> None:
+    """Before PortAudio's first scan: ALSA without the plugin PCMs these devices don't need."""
+    from booth.audio import alsaconf
+
+    alsaconf.install((cfg.input_device, cfg.output_device))
+
+
 def devices_for(config: Config) -> tuple[PyAudioMic, PyAudioSpeaker]:
     """The mic and speaker for the config's protocol: 20 ms frames at its rate, persona audio
     at its rate (resampled for the device by the framer); without turn markers the speaker
@@ -135,6 +142,7 @@ class PyAudioMic:
         from booth.audio.factory import capture_from_config
 
         self.cfg = cfg
+        _lean_alsa(cfg)
         # DC block, gain and the optional webrtc noise suppression all come from [audio].
         self.capture = capture_from_config(cfg, **capture_kw)
 
@@ -170,6 +178,7 @@ class PyAudioSpeaker:
         from booth.audio.factory import playback_from_config
 
         self.cfg = cfg
+        _lean_alsa(cfg)
         self.playback = playback_from_config(cfg, **playback_kw)
 
     async def open(self) -> None:

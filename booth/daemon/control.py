@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, get_args
 
 from booth.logs import log_event
-from booth.ops.doctor import Check
+from booth.ops.checks import Check
 
 log = logging.getLogger("booth.control")
 

@@ -17,12 +17,15 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from booth.logs import log_event, register_secret
 from booth.protocol.codec import encode_client, parse_server
 from booth.protocol.messages import End, Resume, Resumed, ServerError, SessionEnded
-from booth.transport.link import Link, LinkError, LinkSettings
 from booth.transport.proxy import HttpProxy
+
+if TYPE_CHECKING:
+    from booth.transport.link import LinkSettings
 
 log = logging.getLogger("booth.daemon")
 
@@ -115,6 +118,9 @@ async def end_orphan(
 async def _resume_and_end(
     call: LiveCall, answer_within: float, settings: LinkSettings | None, proxy: HttpProxy | None
 ) -> str:
+    # Here, not at the top: the WebSocket stack (websockets) loads when a call needs it.
+    from booth.transport.link import Link, LinkError
+
     try:
         link = await Link.open(call.connection_url, settings, proxy=proxy)
     except LinkError:

@@ -22,18 +22,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from booth.config import CREDENTIAL_NAME, Config, ConfigError, load_config, load_proxy
 from booth.logs import register_secret
+from booth.ops.checks import Check
 from booth.secret import Secret
 from booth.transport.proxy import HttpProxy
 
 if TYPE_CHECKING:
     import httpx
 
-Status = Literal["pass", "warn", "fail", "skip"]
 #: Where systemd's LoadCredential=api_key reads the key from (see systemd/booth.service).
 CREDENTIAL_SOURCE = Path("/etc/booth/api_key")
 #: Where LoadCredential=proxy_auth reads the proxy's user:password (provision's drop-in).
@@ -42,14 +42,6 @@ PROXY_CREDENTIAL_SOURCE = Path("/etc/booth/proxy_auth")
 EARLIEST_SANE_YEAR = 2025
 MAX_SKEW_SEC = 60.0
 LEVEL_SECONDS = 0.3
-
-
-@dataclass
-class Check:
-    name: str
-    status: Status
-    detail: str
-    fix: str = ""
 
 
 @dataclass
@@ -170,10 +162,12 @@ def check_audio(ctx: Context) -> list[Check]:
             Check("speaker", "skip", "needs a valid config"),
         ]
     try:
-        from booth.audio import devices
+        from booth.audio import alsaconf, devices
     except ImportError as exc:  # PyAudio missing: the venv was built without PortAudio
         fix = "apt install portaudio19-dev, then rerun scripts/provision"
         return [Check("mic", "fail", f"audio support not installed ({exc})", fix)]
+    # The devices as the daemon sees them: through the booth's ALSA configuration.
+    alsaconf.install((ctx.config.audio.input_device, ctx.config.audio.output_device))
     with devices.portaudio() as pa:
         return [_probe(pa, ctx.config, is_input=True), _probe(pa, ctx.config, is_input=False)]
 

@@ -39,7 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
-STOCK_CONFIG = "/usr/share/alsa/alsa.conf"
+from booth.audio.alsaconf import STOCK_CONFIG
+
 F_SETPIPE_SZ = 1031
 #: A pacer this far behind had no reader (a FIFO between calls): it restarts its clock.
 LATE = 0.5

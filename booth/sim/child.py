@@ -12,14 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
 
-async def run_child(module: str, plan: dict[str, Any], limit_s: float) -> dict[str, Any]:
-    """``python -m module`` with ``plan`` on stdin; its last JSON line, parsed."""
-    proc = await _spawn(module)
+async def run_child(
+    module: str, plan: dict[str, Any], limit_s: float, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """``python -m module`` with ``plan`` on stdin (and ``env`` added to this process's
+    environment); its last JSON line, parsed."""
+    proc = await _spawn(module, env)
     try:
         out, err = await asyncio.wait_for(proc.communicate(json.dumps(plan).encode()), limit_s)
     finally:
@@ -42,7 +46,7 @@ async def serving_child(
 ) -> AsyncIterator[ServingChild]:
     """``python -m module`` with ``plan`` as stdin's first line, running for the ``async with``
     (at most ``limit_s``); closing stdin tells it to stop."""
-    proc = await _spawn(module)
+    proc = await _spawn(module, None)
     stdin, stdout = proc.stdin, proc.stdout
     if stdin is None or stdout is None or proc.stderr is None:
         raise RuntimeError("the child's pipes did not open")
@@ -66,7 +70,7 @@ async def serving_child(
         stderr.cancel()
 
 
-async def _spawn(module: str) -> asyncio.subprocess.Process:
+async def _spawn(module: str, env: dict[str, str] | None) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -74,6 +78,7 @@ async def _spawn(module: str) -> asyncio.subprocess.Process:
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **env} if env else None,
     )
 
 

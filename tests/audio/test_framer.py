@@ -10,7 +10,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from booth.audio.framer import INPUT_RATES, OUTPUT_RATES, Framer, plan, reference_resample
+from booth.audio.framer import (
+    INPUT_RATES,
+    OUTPUT_RATES,
+    Framer,
+    _shipped,
+    design,
+    plan,
+    reference_resample,
+    shipped_pairs,
+)
+from booth.audio.rates import WIRE_RATES
+from booth.protocol.dialects import TRAITS
 
 RATE_PAIRS = [(i, o) for i in INPUT_RATES for o in OUTPUT_RATES if i != o]
 
@@ -193,6 +204,22 @@ def test_sharp_stage_taps_meet_the_targets(in_rate: int, out_rate: int) -> None:
     assert gain_db(np.arange(0.53125 * low, rate / 2, 5.0)).max() <= -80.0
     assert passband.max() - passband.min() <= 0.1
     assert abs(passband[0]) < 1e-3  # unity gain at DC
+
+
+def test_the_shipped_taps_are_the_design_for_every_pair_the_booth_runs() -> None:
+    """booth/data/framer_taps.npz is what ``design`` makes now (rerun scripts/framer-taps
+    after changing the design), and covers every mic -> wire and wire -> device pair."""
+    for dialect in TRAITS.values():
+        assert dialect.wire_rate in WIRE_RATES
+    for in_rate, out_rate in shipped_pairs():
+        shipped, designed = _shipped(in_rate, out_rate), design(in_rate, out_rate)
+        assert shipped is not None, (in_rate, out_rate)
+        assert len(shipped) == len(designed)
+        for got, want in zip(shipped, designed, strict=True):
+            for field in ("up", "down", "q", "length"):
+                assert getattr(got, field) == getattr(want, field)
+            assert got.taps.dtype == want.taps.dtype and np.array_equal(got.taps, want.taps)
+    assert _shipped(8000, 22050) is None  # not a pair the booth runs: designed when asked
 
 
 def test_push_bytes_is_the_frames_joined() -> None:

@@ -25,6 +25,9 @@ KEYS = (
     "cpu_vs_floor",
     "cpu_vs_floor_by_role",
     "rss_mb",
+    "idle_rss_mb",
+    "idle_after_calls_memory_mb",
+    "booth_run_ready_memory_mb",
     "start_to_ready_s",
     "meets_targets",
 )
@@ -49,6 +52,11 @@ def test_pipeline_bench_runs_end_to_end_and_prints_its_keys(
     assert result["press_to_mic_open_ms"]["n"] >= 2
     assert result["start_to_ready_s"]["n"] == 1
     assert result["rss_mb"] > 0
+    # Idle memory at ready and after the calls: RSS counts shared pages whole, PSS splits them.
+    # The same for a real `booth run` at READY=1.
+    idles = ("idle_memory_mb", "idle_after_calls_memory_mb", "booth_run_ready_memory_mb")
+    for idle in (result[key] for key in idles):
+        assert 0 < idle["uss"] <= idle["pss"] <= idle["rss"]
     # The I/O floor ran the same call in the same run: its CPU is there to divide by.
     assert result["floor"]["cpu_pct"] > 0 and result["cpu_vs_floor"] > 0
     assert {"loop", "capture", "playback"} <= set(result["cpu_by_role_pct"])
