@@ -1,10 +1,11 @@
 """Microphone capture: PortAudio callback mode in, 20 ms 16 kHz frames out on the event loop.
 
 PortAudio calls back on its own thread. That thread only resamples and frames (tens of
-microseconds a block) and hands finished frames to the loop with
-``loop.call_soon_threadsafe``; nothing here ever blocks the loop or the audio thread. Each
-frame carries the monotonic time its first sample reached the microphone, so the pipeline
-bench can measure mic-to-wire latency.
+microseconds a block) and hands a block's finished frames to the loop with one
+``loop.call_soon_threadsafe``; nothing here ever blocks the loop or the audio thread. On the
+loop they go to a queue (``get()``) or, while a consumer ``stream()``s them, straight to it
+within that one wake-up (no task switch per frame). Each frame carries the monotonic time its
+first sample reached the microphone, so the pipeline bench can measure mic-to-wire latency.
 
 A stream that reports an error, stops on its own, or stops calling back for
 ``stall_timeout`` seconds is reported as MIC_DEVICE_DISCONNECTED. ``start()`` after that
@@ -46,6 +47,7 @@ class CaptureStats:
     dropped_frames: int = 0  # consumer too slow: oldest frames dropped
     input_overflows: int = 0  # PortAudio reported lost input (paInputOverflow)
     callback_errors: int = 0
+    consumer_errors: int = 0  # frames a consumer (stream() or on_frame) raised on
 
 
 FrameProcessor = Callable[[bytes], bytes]
@@ -109,6 +111,9 @@ class Capture:
         self._anchors: collections.deque[tuple[int, float]] = collections.deque(maxlen=16)
         self._running = False
         self._closing: asyncio.Future[None] | None = None
+        # stream(): the consumer frames go to instead of the queue, and what its caller awaits.
+        self._consumer: Callable[[CapturedFrame], object] | None = None
+        self._streaming: asyncio.Future[None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -125,6 +130,9 @@ class Capture:
             await self._closing  # the failed stream is still being released
             self._closing = None
         self.error = None
+        # Frames (or an error) left from the last stream must not leak into this one.
+        while not self.queue.empty():
+            self.queue.get_nowait()
         # Running before the stream opens: its first frames may reach the loop before
         # this coroutine resumes.
         self._running = True
@@ -138,6 +146,7 @@ class Capture:
 
     async def stop(self) -> None:
         self._running = False
+        self._end_stream(None)
         if self._closing is not None:
             await self._closing
             self._closing = None
@@ -157,6 +166,35 @@ class Capture:
         if isinstance(item, BoothError):
             raise item
         return item
+
+    async def stream(self, consumer: Callable[[CapturedFrame], object]) -> None:
+        """Hand each frame to ``consumer`` on the loop, in the wake-up that brought it, instead
+        of queueing it (what the queue already holds first); returns when the capture stops
+        (at once if it is not running) or another ``stream()`` takes over, raises the
+        BoothError if the mic dies. Cancel it to go back to the queue."""
+        while not self.queue.empty():
+            item = self.queue.get_nowait()
+            if isinstance(item, BoothError):
+                raise item
+            self._hand(consumer, item)
+        if not self._running:
+            return
+        self._end_stream(None)
+        streaming = self._streaming = asyncio.get_running_loop().create_future()
+        self._consumer = consumer
+        try:
+            await streaming
+        finally:
+            if self._streaming is streaming:
+                self._streaming = self._consumer = None
+
+    def _end_stream(self, error: BoothError | None) -> None:
+        streaming, self._streaming, self._consumer = self._streaming, None, None
+        if streaming is not None and not streaming.done():
+            if error is None:
+                streaming.set_result(None)
+            else:
+                streaming.set_exception(error)
 
     def pause(self) -> None:
         """Keep the stream running but frame and deliver nothing (a muted call's mic)."""
@@ -292,15 +330,25 @@ class Capture:
     def _deliver(self, frames: list[CapturedFrame]) -> None:
         if not self._running:
             return
+        consumer = self._consumer
         for frame in frames:
             self.stats.frames += 1
-            if self.use_queue:
-                self._enqueue(frame)
+            if consumer is None:
+                if self.use_queue:
+                    self._enqueue(frame)
+            else:
+                self._hand(consumer, frame)
             if self.on_frame is not None:
-                try:
-                    self.on_frame(frame)
-                except Exception:
-                    log.exception("capture frame consumer failed")
+                self._hand(self.on_frame, frame)
+
+    def _hand(self, consumer: Callable[[CapturedFrame], object], frame: CapturedFrame) -> None:
+        try:
+            consumer(frame)
+        except Exception:
+            # Said once: a consumer that fails on every frame must not flood the journal.
+            self.stats.consumer_errors += 1
+            if self.stats.consumer_errors == 1:
+                log.exception("capture frame consumer failed")
 
     def _enqueue(self, item: CapturedFrame | BoothError) -> None:
         if self.queue.full():
@@ -338,6 +386,7 @@ class Capture:
         log.warning("%s", error)
         if self.use_queue:
             self._enqueue(error)
+        self._end_stream(error)
         if self.on_error is not None:
             try:
                 self.on_error(error)

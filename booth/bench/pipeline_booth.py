@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from booth.audio.capture import CapturedFrame
 from booth.bench.pipeline_floor import speech_like
 from booth.bench.procstat import CpuMeter, ThreadRoles, memory_mb, rss_kb
 from booth.config import Config, parse_config
@@ -155,10 +156,12 @@ PROBE = Probe()
 
 
 class TimedMic(PyAudioMic):
-    async def read(self) -> bytes:
-        frame = await self.capture.get()
-        Probe.remember(PROBE.captured, frame.pcm, frame.captured_at)
-        return frame.pcm
+    async def stream(self, consumer: Callable[[bytes], object]) -> None:
+        def timed(frame: CapturedFrame) -> None:
+            Probe.remember(PROBE.captured, frame.pcm, frame.captured_at)
+            consumer(frame.pcm)
+
+        await self.capture.stream(timed)
 
 
 def _session_factory(config: Config, key: Secret, proxy_port: int) -> Any:

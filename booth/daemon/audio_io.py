@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from booth.config import AudioSection, Config
@@ -23,8 +24,9 @@ class Microphone(Protocol):
     async def open(self) -> None:
         """Open the capture stream; BoothError NO_MIC_AVAILABLE / MIC_PERMISSION_DENIED."""
 
-    async def read(self) -> bytes:
-        """The next 640-byte frame; BoothError MIC_DEVICE_DISCONNECTED when the mic is lost."""
+    async def stream(self, consumer: Callable[[bytes], object]) -> None:
+        """Hand each 20 ms frame to ``consumer``, on the loop, as it arrives, until cancelled
+        (or the mic is closed); BoothError MIC_DEVICE_DISCONNECTED when the mic is lost."""
 
     async def close(self) -> None: ...
 
@@ -147,14 +149,11 @@ class PyAudioMic:
         self.capture = capture_from_config(cfg, **capture_kw)
 
     async def open(self) -> None:
-        # Frames (or an error) left from the previous call must not leak into this one.
-        while not self.capture.queue.empty():
-            self.capture.queue.get_nowait()
         async with portaudio_lock():
             await self.capture.start()
 
-    async def read(self) -> bytes:
-        return (await self.capture.get()).pcm
+    async def stream(self, consumer: Callable[[bytes], object]) -> None:
+        await self.capture.stream(lambda frame: consumer(frame.pcm))
 
     def listen(self, on: bool) -> None:
         if on:

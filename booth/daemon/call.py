@@ -250,15 +250,12 @@ class Call:
             self._write_summary()
 
     async def _mic_pump(self, session: SessionLike) -> None:
-        while True:
-            try:
-                frame = await self.lease.read_frame()
-            except BoothError as exc:
-                self.lease.feed(i.DeviceError(exc.code, exc.message))
-                return
-            if frame is None:
-                return
-            session.send_audio(frame)
+        # Frames go to the session in the loop wake-up that brought them from the capture
+        # thread: no queue and no task switch per frame.
+        try:
+            await self.lease.stream_mic(session.send_audio)
+        except BoothError as exc:
+            self.lease.feed(i.DeviceError(exc.code, exc.message))
 
     async def _persona_pump(self, session: SessionLike) -> None:
         bytes_per_ms = session.sample_rate * 2 / 1000

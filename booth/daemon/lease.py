@@ -26,8 +26,8 @@ log = logging.getLogger("booth.daemon")
 class Lease:
     """The booth lent to one call: its devices, the machine's input, the live-call file.
 
-    Once ``revoke()``d (the next call started) every method is a no-op: frames read as ``None``,
-    inputs are dropped, the devices stay as the new call left them.
+    Once ``revoke()``d (the next call started) every method is a no-op: no mic frame reaches
+    the call, inputs are dropped, the devices stay as the new call left them.
     """
 
     def __init__(
@@ -68,11 +68,17 @@ class Lease:
             await self._mic.close()
             raise
 
-    async def read_frame(self) -> bytes | None:
-        """The next mic frame; ``None`` once the lease is gone."""
+    async def stream_mic(self, consumer: Callable[[bytes], object]) -> None:
+        """Hand each mic frame to ``consumer`` until cancelled or the mic is closed (at once
+        if the lease is gone); BoothError when the mic is lost."""
         if not self.held:
-            return None
-        return await self._mic.read()
+            return
+
+        def while_held(frame: bytes) -> None:
+            if self.held:
+                consumer(frame)
+
+        await self._mic.stream(while_held)
 
     def listen(self, on: bool) -> None:
         """The mic frames audio for the call (True) or idles while it is muted (False)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 import struct
+from collections.abc import Callable
 
 from booth.errors import BoothError, ErrorCode
 from booth.protocol.messages import FRAME_BYTES, SAMPLE_RATE
@@ -62,6 +63,10 @@ class FakeMic:
             return frame
         self.done.set()
         return SPEECH if self.speaking else SILENCE
+
+    async def stream(self, consumer: Callable[[bytes], object]) -> None:
+        while self.is_open:
+            consumer(await self.read())
 
     async def close(self) -> None:
         self.is_open = False

@@ -60,7 +60,7 @@ class LinkSettings:
     ping_interval: float | None = 1.0
     ping_timeout: float | None = 2.0
     silence_timeout: float | None = 2.5  # watchdog: no inbound byte for this long = dead
-    watchdog_period: float = 0.1
+    watchdog_period: float = 0.1  # the watchdog's shortest sleep (its resolution)
     tcp_user_timeout: float | None = 3.0
     close_timeout: float = 1.0
     send_timeout: float = 2.0
@@ -282,12 +282,15 @@ class Link:
         timeout = self.settings.silence_timeout
         assert timeout is not None
         while self._dead is None:
-            await asyncio.sleep(self.settings.watchdog_period)
             silent_since = self._ws.last_rx
-            if self._clock() - silent_since > timeout:
+            silent_for = self._clock() - silent_since
+            if silent_for > timeout:
                 # No pong, no audio: the path is gone even though no reset came (Wi-Fi).
                 self._kill(f"no traffic for {timeout:g} s", dropped_at=silent_since)
                 return
+            # Wake when the link could first be dead, not on a fixed beat: on a healthy link
+            # a pong or audio comes first and it sleeps again (under one wake-up a second).
+            await asyncio.sleep(max(timeout - silent_for, self.settings.watchdog_period))
 
     def _kill(self, reason: str, *, dropped_at: float) -> None:
         if self._dead is None:

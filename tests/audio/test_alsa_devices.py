@@ -370,3 +370,63 @@ async def test_the_playback_probe_sees_each_chunk_queued_and_played_over_a_cue(
     played = next(i for i, p in enumerate(positions) if p == positions[-1])
     assert sum(1 for _, _, ms in probe.reads[played:] if ms > 200) >= 1
     assert probe.reads[-1][1:] == (0, 0.0)  # no underrun, nothing left queued
+
+
+async def test_streamed_frames_go_to_the_consumer_not_the_queue(tmp_path: Path) -> None:
+    """``stream()``: every frame reaches the consumer in order (those queued before it
+    first), none is queued; it returns when the capture stops, raises when the mic is lost."""
+    signal = make_signal(48000, 2.0, 12)
+    got: list[CapturedFrame] = []
+    enough = asyncio.Event()
+
+    def consume(frame: CapturedFrame) -> None:
+        got.append(frame)
+        if len(got) == 10:
+            enough.set()
+
+    with alsa_file_devices(tmp_path, signal, rate=48000, paced=True) as devs:
+        capture = Capture(devs.capture_name, rate=48000, stall_timeout=1.0, queue_frames=200)
+        await capture.start()
+        streaming = asyncio.create_task(capture.stream(consume))
+        try:
+            await asyncio.wait_for(enough.wait(), 5)
+            assert capture.queue.empty()
+            devs.capture_stalled.set()  # the mic stops delivering, as if unplugged
+            with pytest.raises(BoothError) as err:
+                await asyncio.wait_for(streaming, 5)
+            assert err.value.code == ErrorCode.MIC_DEVICE_DISCONNECTED
+            devs.capture_stalled.clear()
+            await asyncio.wait_for(capture.start(), 10)
+            # A stream on a capture that stops is over (the stream starts first).
+            await asyncio.wait_for(asyncio.gather(capture.stream(got.append), capture.stop()), 5)
+        finally:
+            streaming.cancel()
+            await capture.stop()
+    assert [f.seq for f in got[:10]] == list(range(10))
+    assert [f.pcm for f in got[:10]] == Framer(48000).push(signal)[:10]
+
+
+async def test_a_failing_consumer_is_logged_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls = 0
+    three = asyncio.Event()
+
+    def fail(_frame: CapturedFrame) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            three.set()
+        raise RuntimeError("consumer bug")
+
+    with alsa_file_devices(tmp_path, make_signal(16000, 0.5, 13), rate=16000, paced=True) as devs:
+        capture = Capture(devs.capture_name, rate=16000)
+        await capture.start()
+        streaming = asyncio.create_task(capture.stream(fail))
+        try:
+            await asyncio.wait_for(three.wait(), 5)
+        finally:
+            await capture.stop()
+            await streaming
+    assert capture.stats.consumer_errors >= 3
+    assert [r.message for r in caplog.records].count("capture frame consumer failed") == 1
