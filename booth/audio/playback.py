@@ -13,11 +13,13 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from typing import Any
 
 from booth.audio import devices
 from booth.audio.framer import Framer
 from booth.audio.jitter import JitterBuffer, JitterStats
+from booth.audio.probe import PlaybackProbe
 from booth.errors import BoothError, ErrorCode
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,7 @@ class Playback:
         self.callbacks = 0
         #: Native id of PortAudio's callback thread (for per-thread CPU figures).
         self.callback_thread: int | None = None
+        self.probe: PlaybackProbe | None = None  # a bench's timing hooks
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -120,7 +123,10 @@ class Playback:
                 # Not open yet: keep it at 16 kHz until open() knows the device rate.
                 self._early += pcm16k
                 return
+            position = self._jitter.speech_written
             self._queue(self._framer.push_bytes(pcm16k))
+            if self.probe is not None:
+                self.probe.queued(pcm16k, position, time.monotonic())
 
     def _queue(self, pcm: bytes, *, cue: bool = False) -> None:
         if not pcm:
@@ -165,6 +171,8 @@ class Playback:
             self._early.clear()
             dropped += self._jitter.flush()
             self._idle = True
+            if self.probe is not None:
+                self.probe.reset(time.monotonic())
         self._drained.set()
         return dropped
 
@@ -204,6 +212,7 @@ class Playback:
                     self.capacity_ms,
                     channels,
                     confirm_underruns=self.confirm_underruns,
+                    drain=True,  # a late start's excess latency goes in the next pauses
                 )
                 self._framer = Framer(
                     self.source_rate,
@@ -212,6 +221,8 @@ class Playback:
                     gain_db=self.gain_db,
                 )
                 self.rate, self.channels = rate, channels
+                if self.probe is not None:
+                    self.probe.reset(time.monotonic())
                 if self._early:
                     self._queue(self._framer.push_bytes(bytes(self._early)))
                     self._early.clear()
@@ -250,6 +261,11 @@ class Playback:
         self.callback_thread = threading.get_native_id()
         with self._lock:
             out = self._jitter.read(frame_count)
+            if self.probe is not None:
+                jitter = self._jitter
+                self.probe.read(
+                    jitter.speech_read, jitter.stats.underruns, jitter.buffered_ms, time.monotonic()
+                )
             drained = not self._idle and not self._jitter.playing and not self._jitter.buffered
             if drained:
                 self._idle = True

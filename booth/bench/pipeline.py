@@ -1,9 +1,10 @@
 """`booth bench pipeline`: latency, underruns, CPU and memory of the whole booth, end to end.
 
-This process runs the voice service (the devserver) and a jitter proxy (±20 ms on the
-service-to-booth direction); the booth runs in a child process (booth.bench.pipeline_booth)
-with the real daemon, real PyAudio adapters on ALSA devices paced in real time, and
-MockFactory pins pressed like a finger. So the child's CPU and RSS are the booth's own.
+The voice service (the devserver) and a jitter proxy (±20 ms on the service-to-booth
+direction) run in a child process of their own (booth.bench.pipeline_service); the booth runs
+in another (booth.bench.pipeline_booth) with the real daemon, real PyAudio adapters on ALSA
+devices paced in real time, and MockFactory pins pressed like a finger. So the booth child's
+CPU and RSS are the booth's own, and a stall of the service's event loop is not the booth's.
 
 - ``mic_to_wire_ms``: a sample captured → its 20 ms frame handed to the WebSocket (the frame's
   own 20 ms of filling is included: the first sample waits for the frame to fill).
@@ -36,11 +37,12 @@ import numpy as np
 from booth.bench import quiet_booth_logs
 from booth.bench.procstat import memory_mb
 from booth.commands.run import DAEMON_ENV
-from booth.sim.child import run_child
+from booth.sim.child import run_child, serving_child
 from booth.sim.supervised import booth_process
 
 KEY = "ath_live_bench_pipeline_key_00000001"
 DRILL = "cold-call-skeptic"
+CALL_S = 20.0  # each call after the first (`--calls N`: every call)
 TARGETS: dict[str, tuple[str, float]] = {
     "mic_to_wire_p99_ms": ("<=", 45.0),  # 25 ms beyond the 20 ms frame
     "wire_to_speaker_p50_ms": ("<=", 80.0),
@@ -106,7 +108,7 @@ async def start_to_ready(
 
 async def measure(
     *,
-    call_s: float = 20.0,
+    call_s: float = CALL_S,
     calls: int = 3,
     cpu_s: float = 60.0,
     ready_repeats: int = 5,
@@ -136,34 +138,32 @@ async def _measure(
     prebuffer_ms: int | None,
     profile: Path | None,
 ) -> dict[str, Any]:
-    from booth.devserver import DevServer, Settings
-    from booth.sim.jitterproxy import JitterProxy
-
-    async with (
-        DevServer(api_keys={KEY}, settings=Settings(scoring_delay=0.2), use_espeak=False) as server,
-        JitterProxy(server.port, base_ms=jitter_ms, jitter_ms=jitter_ms) as proxy,
-    ):
+    limit = cpu_s + (calls - 1) * call_s + 60.0 * calls + 60
+    service_plan = {"api_key": KEY, "jitter_ms": jitter_ms}
+    async with serving_child(
+        "booth.bench.pipeline_service", service_plan, limit_s=limit + cpu_s + 120
+    ) as service:
+        api_url = service.ready["api_url"]
         plan = {
-            "api_url": server.url,
+            "api_url": api_url,
             "api_key": KEY,
             "drill": DRILL,
-            "proxy_port": proxy.port,
+            "proxy_port": service.ready["proxy_port"],
             "call_s": call_s,
             "calls": calls,
             "cpu_s": cpu_s,
             "prebuffer_ms": prebuffer_ms,  # None: the booth's default
             "profile": str(profile) if profile is not None else None,
         }
-        limit = cpu_s + (calls - 1) * call_s + 60.0 * calls + 60
         # Both children get what `booth run` sets for itself (OpenBLAS single-threaded).
         raw = await run_child("booth.bench.pipeline_booth", plan, limit_s=limit, env=DAEMON_ENV)
-        _note_proxy_gaps(raw.get("underrun_log", []), list(proxy.released))
         # The I/O floor: the same call done plainly, same service, proxy and devices.
         floor = await run_child(
             "booth.bench.pipeline_floor", plan, limit_s=cpu_s + 60, env=DAEMON_ENV
         )
         with tempfile.TemporaryDirectory(prefix="booth-bench-ready-") as tmp:
-            ready, ready_memory = await start_to_ready(server.url, Path(tmp), ready_repeats)
+            ready, ready_memory = await start_to_ready(api_url, Path(tmp), ready_repeats)
+    _note_proxy_gaps(raw.get("underrun_log", []), service.result["released"])
     per_call = raw["calls"]
     m2w = [percentiles_ms(c["mic_to_wire_s"]) for c in per_call]
     w2s = [percentiles_ms(c["wire_to_speaker_s"]) for c in per_call]
@@ -184,6 +184,8 @@ async def _measure(
             "chunks": len(all_w2s),
         },
         "underruns": spread([c["underruns"] for c in per_call]),
+        # Near-silence the jitter buffer dropped to bring a late start's latency down.
+        "drained_ms": spread([c["drained_ms"] for c in per_call]),
         "press_to_mic_open_ms": {
             **spread(mic_open),
             "p99": float(np.percentile(mic_open, 99)) if mic_open else None,
@@ -224,7 +226,13 @@ async def _measure(
             "devices": f"ALSA file PCMs paced in real time, {raw.get('device_rate')} Hz",
             "prebuffer_ms": raw.get("prebuffer_ms"),
         },
-        "samples": {"mic_to_wire_ms": all_m2w, "wire_to_speaker_ms": all_w2s},
+        "samples": {
+            "mic_to_wire_ms": all_m2w,
+            "wire_to_speaker_ms": all_w2s,
+            # When each wire-to-speaker sample's chunk came off the socket (time.monotonic),
+            # to place the tail beside underrun_log's times.
+            "wire_to_speaker_at": [t for c in per_call for t in c["wire_at"]],
+        },
         "underrun_log": raw.get("underrun_log", []),
         "targets": {k: list(v) for k, v in TARGETS.items()},
     }
@@ -232,7 +240,7 @@ async def _measure(
     return result
 
 
-def _note_proxy_gaps(underruns: list[dict[str, float]], released: list[float]) -> None:
+def _note_proxy_gaps(underruns: list[dict[str, Any]], released: list[float]) -> None:
     """Add to each underrun the longest the proxy went without handing the booth anything in
     the 300 ms before it (same monotonic clock): near ``since_received_ms``, the gap came from
     the service side of this machine; near zero, from the booth's side of the socket."""
@@ -405,7 +413,7 @@ def render_table(result: dict[str, Any]) -> str:
 def run(
     *,
     as_json: bool,
-    call_s: float = 20.0,
+    call_s: float = CALL_S,
     calls: int = 3,
     cpu_s: float = 60.0,
     ready_repeats: int = 5,

@@ -4,16 +4,18 @@ Run as ``python -m booth.bench.pipeline_booth`` with a JSON plan on stdin (servi
 proxy port, call lengths); prints one JSON object of raw samples on stdout. The real
 ``BoothApp`` runs with the real PyAudio adapters on paced ALSA ``file`` devices
 (booth.sim.alsa_devices), MockFactory pins driven like a finger, and the WebSocket routed through
-the parent's jitter proxy. The service runs in the parent process, so CPU and RSS here are the
-booth's (the ALSA pacer threads, which stand in for the sound card, are measured and taken out).
+the bench's jitter proxy. The service and the proxy run in a process of their own
+(booth.bench.pipeline_service), so CPU and RSS here are the booth's (the ALSA pacer threads,
+which stand in for the sound card, are measured and taken out).
 
-Timestamps (all ``time.monotonic``), taken through the session's probe hooks
-(:mod:`booth.transport.probe`) on a session made by the daemon's own factory:
+Timestamps (all ``time.monotonic``), taken through the product's probe hooks, on a session made
+by the daemon's own factory (:mod:`booth.transport.probe`) and on the speaker's playback
+(:mod:`booth.audio.probe`):
 - mic-to-wire: a frame's ``captured_at`` (its first sample reached the mic) to the moment its
   bytes are handed to the WebSocket connection (``frame_sent``).
 - wire-to-speaker: a persona chunk handed over by the protocol layer (just off the socket,
   ``persona_audio_received``) to the PortAudio callback that hands its first sample to the
-  device.
+  device (playback's ``read`` passes the chunk's speech position).
 """
 
 from __future__ import annotations
@@ -34,9 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from booth.audio import playback as playback_mod
 from booth.audio.capture import CapturedFrame
-from booth.audio.jitter import JitterBuffer
 from booth.bench.pipeline_floor import speech_like
 from booth.bench.procstat import CpuMeter, ThreadRoles, memory_mb, rss_kb
 from booth.config import Config, parse_config
@@ -53,7 +53,8 @@ BUTTON = 17
 class Probe:
     """Every timestamp the bench takes, in one place (loop thread and audio threads).
 
-    Also the session's probe (:class:`booth.transport.probe.SessionProbe`)."""
+    Also the session's probe (:class:`booth.transport.probe.SessionProbe`) and playback's
+    (:class:`booth.audio.probe.PlaybackProbe`)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -61,7 +62,6 @@ class Probe:
         self.received: collections.OrderedDict[int, tuple[bytes, float]] = collections.OrderedDict()
         self.mic_to_wire: list[float] = []
         self.wire_to_speaker: list[float] = []
-        self.current_rx: float | None = None  # set while a persona chunk is being queued
         self.first_persona_at: float | None = None
         self.first_persona = threading.Event()
         self.unmuted_at: float | None = None
@@ -70,9 +70,17 @@ class Probe:
         #: and a flush, and the longest a recent chunk took from the socket to the jitter
         #: buffer: a gap in what the service sent shows as a long ``since_received``, a
         #: stalled booth as a long ``booth_delay``.
-        self.underrun_log: list[dict[str, float]] = []
+        self.underrun_log: list[dict[str, Any]] = []
         self.last_received = 0.0
         self.booth_delays: collections.deque[tuple[float, float]] = collections.deque(maxlen=50)
+        #: Persona chunks queued for playback, not yet played: (speech position, off the wire).
+        self.marks: collections.deque[tuple[int, float]] = collections.deque()
+        self.underruns = 0  # the playback buffer's count at the last read
+        #: The last reads: (time, ms left queued), shown with each underrun.
+        self.levels: collections.deque[tuple[float, float]] = collections.deque(maxlen=16)
+        #: When each wire-to-speaker sample's chunk came off the socket (parallel list).
+        self.wire_at: list[float] = []
+        self.last_write = self.last_flush = 0.0
 
     # ── the session's probe hooks (on the event loop) ──────────────────────────
 
@@ -88,6 +96,46 @@ class Probe:
     def mic_opened(self, at: float) -> None:
         self.unmuted_at = at
         self.unmuted.set()
+
+    # ── playback's probe hooks (loop thread and PortAudio's) ─────────────────────
+
+    def queued(self, pcm: bytes, position: int, at: float) -> None:
+        self.last_write = at
+        rx = Probe.take(self.received, pcm)
+        if rx is not None:
+            self.marks.append((position, rx))
+            self.booth_delays.append((at, at - rx))
+
+    def read(self, position: int, underruns: int, queued_ms: float, at: float) -> None:
+        if underruns > self.underruns:
+            self.underrun_log.append(
+                {
+                    "at": at,
+                    # The reads before it: how the queue ran down (ms before, ms queued).
+                    "levels": [(round(1000 * (t - at), 1), round(q, 1)) for t, q in self.levels],
+                    "since_write_ms": 1000 * (at - self.last_write),
+                    "since_flush_ms": 1000 * (at - self.last_flush),
+                    "since_received_ms": 1000 * (at - self.last_received),
+                    "booth_delay_ms": 1000
+                    * max((d for t, d in list(self.booth_delays) if at - t < 0.3), default=0),
+                }
+            )
+        self.underruns = underruns  # also when lower: a new stream's fresh buffer
+        self.levels.append((at, queued_ms))
+        marks = self.marks
+        if marks and marks[0][0] < position:
+            with self.lock:
+                while marks and marks[0][0] < position:
+                    received = marks.popleft()[1]
+                    self.wire_to_speaker.append(at - received)
+                    self.wire_at.append(received)
+                if self.first_persona_at is None:
+                    self.first_persona_at = at
+                    self.first_persona.set()
+
+    def reset(self, at: float) -> None:
+        self.last_flush = at
+        self.marks.clear()
 
     @staticmethod
     def remember(
@@ -107,63 +155,6 @@ class Probe:
 PROBE = Probe()
 
 
-class TimedJitter(JitterBuffer):
-    """The playback jitter buffer, noting when each persona chunk's first sample is read.
-
-    A chunk's first sample goes in at the byte position ``write_at`` reports (later than the
-    queue's end when it is mixed over a cue) and reaches the device once ``read_bytes``
-    passes it."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._marks: collections.deque[tuple[int, float]] = collections.deque()
-        self._last_write = self._last_flush = 0.0
-
-    def write_at(self, pcm: bytes | bytearray | memoryview) -> tuple[int, int]:
-        self._last_write = time.monotonic()
-        start, dropped = super().write_at(pcm)
-        rx = PROBE.current_rx
-        if rx is not None:
-            PROBE.current_rx = None  # one mark per persona chunk: its first sample
-            self._marks.append((start, rx))
-            PROBE.booth_delays.append((self._last_write, self._last_write - rx))
-        return start, dropped
-
-    def read(self, samples: int) -> bytes:
-        under = self.stats.underruns
-        buffered = self.buffered
-        out = super().read(samples)
-        if self.stats.underruns != under:
-            now = time.monotonic()
-            PROBE.underrun_log.append(
-                {
-                    "at": now,
-                    "buffered_ms": 1000 * buffered / self.rate,
-                    "since_write_ms": 1000 * (now - self._last_write),
-                    "since_flush_ms": 1000 * (now - self._last_flush),
-                    "since_received_ms": 1000 * (now - PROBE.last_received),
-                    "booth_delay_ms": 1000
-                    * max((d for at, d in list(PROBE.booth_delays) if now - at < 0.3), default=0),
-                }
-            )
-        if self._marks and self._marks[0][0] < self.read_bytes:
-            now = time.monotonic()
-            while self._marks and self._marks[0][0] < self.read_bytes:
-                _, rx = self._marks.popleft()
-                with PROBE.lock:
-                    PROBE.wire_to_speaker.append(now - rx)
-                    if PROBE.first_persona_at is None:
-                        PROBE.first_persona_at = now
-                        PROBE.first_persona.set()
-        return out
-
-    def flush(self) -> int:
-        dropped = super().flush()
-        self._last_flush = time.monotonic()
-        self._marks.clear()
-        return dropped
-
-
 class TimedMic(PyAudioMic):
     async def stream(self, consumer: Callable[[bytes], object]) -> None:
         def timed(frame: CapturedFrame) -> None:
@@ -171,15 +162,6 @@ class TimedMic(PyAudioMic):
             consumer(frame.pcm)
 
         await self.capture.stream(timed)
-
-
-class TimedSpeaker(PyAudioSpeaker):
-    def write(self, pcm: bytes) -> None:
-        PROBE.current_rx = Probe.take(PROBE.received, pcm)
-        try:
-            super().write(pcm)
-        finally:
-            PROBE.current_rx = None
 
 
 def _session_factory(config: Config, key: Secret, proxy_port: int) -> Any:
@@ -340,6 +322,7 @@ async def one_call(
     if sampler is not None:
         sampler.cancel()
     underruns = app.speaker.underruns  # this call's: the speaker opens a fresh buffer per call
+    drained_ms = 1000 * playback.stats.drained_samples / DEVICE_RATE
     # End: a double press, with a finger's timing (each edge outside the 20 ms debounce).
     for _ in range(2):
         driver.press()
@@ -355,7 +338,9 @@ async def one_call(
         "press_to_mic_open_s": mic_open,
         "mic_to_wire_s": PROBE.mic_to_wire[m2w_start:],
         "wire_to_speaker_s": PROBE.wire_to_speaker[w2s_start:],
+        "wire_at": PROBE.wire_at[w2s_start:],
         "underruns": underruns,
+        "drained_ms": drained_ms,
     }
     if measure_resources:
         result.update(cpu)
@@ -369,7 +354,6 @@ async def main(plan: dict[str, Any]) -> dict[str, Any]:
 
     from booth.sim.alsa_devices import alsa_file_devices
 
-    playback_mod.JitterBuffer = TimedJitter  # type: ignore[attr-defined]
     if plan.get("profile"):
         PROFILER.out_dir = Path(plan["profile"])
     key = Secret(plan["api_key"])
@@ -397,8 +381,9 @@ async def main(plan: dict[str, Any]) -> dict[str, Any]:
         ) as alsa,
     ):
         factory = MockFactory(pin_class=MockPWMPin)
-        mic, speaker = TimedMic(config.audio), TimedSpeaker(config.audio)
+        mic, speaker = TimedMic(config.audio), PyAudioSpeaker(config.audio)
         capture, playback = mic.capture, speaker.playback
+        playback.probe = PROBE
         capture._callback = PROFILER.wrap("capture", capture._callback)  # type: ignore[method-assign]
         playback._callback = PROFILER.wrap("playback", playback._callback)  # type: ignore[method-assign]
         app = BoothApp(

@@ -324,6 +324,54 @@ async def test_paused_capture_frames_nothing_then_restarts_on_a_block(tmp_path: 
     assert all(a < b for a, b in itertools.pairwise(stamps))
 
 
+class RecordingProbe:
+    """Playback's probe hooks (booth/audio/probe.py), noted."""
+
+    def __init__(self) -> None:
+        self.queued_at: list[int] = []  # each chunk's first speech byte
+        self.reads: list[tuple[int, int, float]] = []  # (speech read, underruns, ms queued)
+        self.resets = 0
+
+    def queued(self, pcm: bytes, position: int, at: float) -> None:
+        self.queued_at.append(position)
+
+    def read(self, position: int, underruns: int, queued_ms: float, at: float) -> None:
+        self.reads.append((position, underruns, queued_ms))
+
+    def reset(self, at: float) -> None:
+        self.resets += 1
+
+
+async def test_the_playback_probe_sees_each_chunk_queued_and_played_over_a_cue(
+    tmp_path: Path,
+) -> None:
+    """Speech positions leave the cue out: both chunks count from 0, and the reads pass
+    them although the first plays mixed over the cue."""
+    probe = RecordingProbe()
+    with alsa_file_devices(tmp_path, rate=48000, paced=True) as devs:
+        playback = Playback(devs.playback_name, rate=48000, prebuffer_ms=40)
+        playback.probe = probe
+        await playback.start()
+        try:
+            playback.play_cue(np.full(8000, 300, np.int16).tobytes())  # 500 ms
+            for seed in (4, 5):
+                playback.write(make_signal(16000, 0.03, seed).tobytes())
+            playback.mark_end()
+            await asyncio.wait_for(playback.wait_drained(), 10)
+        finally:
+            await playback.stop()
+        devs.finish()
+    assert probe.resets == 1  # the stream's fresh buffer
+    assert probe.queued_at == [0, 2 * 3 * 480]  # 30 ms at 48 kHz, 2 bytes a sample
+    positions = [position for position, _, _ in probe.reads]
+    assert positions == sorted(positions)
+    assert positions[-1] > probe.queued_at[-1]  # both chunks' first samples were handed out
+    # All of it played while the cue still had ~400 ms to go: mixed over it.
+    played = next(i for i, p in enumerate(positions) if p == positions[-1])
+    assert sum(1 for _, _, ms in probe.reads[played:] if ms > 200) >= 1
+    assert probe.reads[-1][1:] == (0, 0.0)  # no underrun, nothing left queued
+
+
 async def test_streamed_frames_go_to_the_consumer_not_the_queue(tmp_path: Path) -> None:
     """``stream()``: every frame reaches the consumer in order (those queued before it
     first), none is queued; it returns when the capture stops, raises when the mic is lost."""

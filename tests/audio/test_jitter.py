@@ -129,33 +129,66 @@ def test_ring_wraps_many_times_in_order() -> None:
     assert jb.stats.underruns == 0
 
 
-def test_speech_plays_over_a_long_cue_two_prebuffers_after_it_arrives() -> None:
-    """A cue does not hold speech back for its whole length."""
+def test_speech_over_a_cue_waits_a_prebuffer_then_plays_from_the_read_position() -> None:
+    """A cue does not hold speech back for its whole length: the normal start rule, with the
+    cue as background."""
     jb = JitterBuffer(rate=1000, prebuffer_ms=4, capacity_ms=100)
     jb.write_cue(pcm([100] * 20))
     assert jb.read(2) == pcm([100, 100])  # a cue plays at once, below the prebuffer
-    start, dropped = jb.write_at(pcm([1, 2, 3]))
-    assert (start, dropped) == (2 * (2 + 2 * 4), 0)  # read position + 2 prebuffers, in bytes
-    assert jb.read(12) == pcm([100] * 8 + [101, 102, 103, 100])
+    assert jb.write(pcm([1, 2, 3])) == 0  # below the prebuffer: held
+    assert jb.read(2) == pcm([100, 100])
+    jb.write(pcm([4, 5]))  # a prebuffer of it: mixed in from the read position
+    assert jb.read(6) == pcm([101, 102, 103, 104, 105, 100])
+    assert jb.speech_read == jb.speech_written == 2 * 5  # all of it played, the cue is none
     jb.mark_end()
-    assert jb.read(10) == pcm([100] * 6) + bytes(8)
+    assert jb.read(12) == pcm([100] * 10) + bytes(4)
     assert jb.stats.underruns == 0
 
 
-def test_speech_over_a_cue_ending_between_one_and_two_prebuffers_starts_at_its_end() -> None:
-    jb = JitterBuffer(rate=1000, prebuffer_ms=4, capacity_ms=100)
-    jb.write_cue(pcm([100] * 6))
-    start, _ = jb.write_at(pcm([1, 2]))
-    assert start == 2 * 6
-    assert jb.read(8) == pcm([100] * 6 + [1, 2])
-
-
-def test_speech_after_a_short_cue_waits_its_prebuffer_in_silence() -> None:
+def test_speech_held_over_a_cue_that_ends_first_starts_the_normal_way() -> None:
     jb = JitterBuffer(rate=1000, prebuffer_ms=5, capacity_ms=100)
     jb.write_cue(pcm([9, 9]))
-    start, _ = jb.write_at(pcm([1, 2]))
-    assert start == 2 * 5
-    assert jb.read(7) == pcm([9, 9, 0, 0, 0, 1, 2])
+    jb.write(pcm([1, 2]))
+    assert jb.read(3) == pcm([9, 9, 0])  # the cue's end is no underrun
+    assert jb.read(2) == bytes(4)  # the held speech waits for its prebuffer
+    jb.write(pcm([3, 4, 5]))
+    assert jb.read(5) == pcm([1, 2, 3, 4, 5])
+    assert jb.stats.underruns == 0
+    assert jb.speech_read == jb.speech_written == 2 * 5
+
+
+def test_a_short_turn_held_over_a_cue_plays_at_its_end() -> None:
+    jb = JitterBuffer(rate=1000, prebuffer_ms=10, capacity_ms=100)
+    jb.write_cue(pcm([100] * 20))
+    jb.write(pcm([1, 2]))
+    jb.mark_end()  # the whole turn: play it now, below the prebuffer
+    assert jb.read(3) == pcm([101, 102, 100])
+    assert jb.stats.underruns == 0
+
+
+def test_speech_held_behind_earlier_speech_goes_in_at_the_cues_start() -> None:
+    jb = JitterBuffer(rate=1000, prebuffer_ms=2, capacity_ms=100)
+    jb.write(pcm([5] * 4))
+    jb.write_cue(pcm([100] * 4))
+    assert jb.read(1) == pcm([5])
+    jb.write(pcm([1, 2]))
+    jb.mark_end()
+    assert jb.read(9) == pcm([5, 5, 5, 101, 102, 100, 100]) + bytes(4)
+    assert jb.stats.underruns == 0
+    assert jb.speech_read == jb.speech_written == 2 * 6
+
+
+def test_speech_that_runs_dry_under_a_cue_is_an_underrun() -> None:
+    """The cue hides the gap, but speech was cut: counted, and the late chunk plays at once."""
+    jb = JitterBuffer(rate=1000, prebuffer_ms=2, capacity_ms=100)
+    jb.write_cue(pcm([100] * 20))
+    jb.write(pcm([1, 1]))
+    assert jb.read(5) == pcm([101, 101, 100, 100, 100])
+    jb.write(pcm([2]))
+    assert jb.stats.underruns == 1
+    assert jb.speech_read == 2 * 2  # the gap was no speech
+    assert jb.read(1) == pcm([102])
+    assert jb.speech_read == jb.speech_written == 2 * 3
 
 
 def test_mixing_saturates() -> None:
@@ -177,8 +210,53 @@ def test_a_whole_turn_over_a_long_cue_keeps_its_order_and_latency() -> None:
     """Chunk after chunk goes on where the last one ended, not after the cue."""
     jb = JitterBuffer(rate=1000, prebuffer_ms=3, capacity_ms=100)
     jb.write_cue(pcm([100] * 20))
-    starts = [jb.write_at(pcm([i] * 4))[0] // 2 for i in (1, 2, 3, 4, 5, 6)]
-    assert starts == [6, 10, 14, 18, 22, 26]
-    out = np.frombuffer(jb.read(26), dtype="<i2").tolist()
-    assert out == [100] * 6 + [101] * 4 + [102] * 4 + [103] * 4 + [104, 104, 4, 4] + [5] * 4
-    assert jb.read(4) == pcm([6] * 4)  # past the cue: appended as usual
+    for i in (1, 2, 3, 4, 5, 6):
+        jb.write(pcm([i] * 4))
+    out = np.frombuffer(jb.read(24), dtype="<i2").tolist()
+    assert out == [101] * 4 + [102] * 4 + [103] * 4 + [104] * 4 + [105] * 4 + [6] * 4
+    assert jb.speech_read == jb.speech_written == 2 * 24
+
+
+def test_a_late_start_drains_its_excess_from_a_quiet_stretch() -> None:
+    """The read came 10 samples after the prebuffer was reached: 10 samples of silence go."""
+    jb = JitterBuffer(rate=1000, prebuffer_ms=20, capacity_ms=100, drain=True)
+    jb.write(pcm([500] * 5 + [3] * 12 + [700] * 13))
+    assert jb.read(10) == pcm([500] * 5 + [3, 3] + [700] * 3)
+    assert jb.stats.drained_samples == 10
+    assert jb.buffered == 10
+    assert jb.speech_read == 2 * 20  # the dropped stretch counts as passed
+
+
+def test_draining_never_drops_voiced_audio() -> None:
+    jb = JitterBuffer(rate=1000, prebuffer_ms=20, capacity_ms=100, drain=True)
+    voiced = [500, -500, 101, -101] * 8  # just above the quiet threshold
+    jb.write(pcm(voiced))
+    assert jb.read(32) == pcm(voiced)
+    assert jb.stats.drained_samples == 0
+
+
+def test_a_queue_that_stays_high_drains_down_to_a_margin() -> None:
+    """A burst after the start keeps the level high: over a window the buffer learns the
+    excess and drains it from the pauses, without an underrun; a plain buffer keeps it."""
+    drained, plain = (
+        JitterBuffer(rate=1000, prebuffer_ms=20, capacity_ms=200, drain=d) for d in (True, False)
+    )
+    for jb in (drained, plain):
+        jb.write(pcm([1000] * 20))
+        jb.read(10)  # started exactly at the prebuffer: no excess yet
+        jb.write(bytes(2 * 40))  # a burst: 50 queued, a pause in the speech
+        for i in range(120):  # two windows: the first saw the start
+            jb.write(pcm([800 * (i % 2)] * 10))  # a word, a pause, …
+            jb.read(10)
+    assert plain.stats.drained_samples == 0
+    # 60 queued before each read at the lowest: one read (10) and the margin (10) stay.
+    assert drained.stats.drained_samples == 40
+    assert plain.buffered - drained.buffered == 40
+    assert drained.stats.underruns == plain.stats.underruns == 0
+
+
+def test_no_draining_over_a_cue() -> None:
+    jb = JitterBuffer(rate=1000, prebuffer_ms=20, capacity_ms=100, drain=True)
+    jb.write_cue(bytes(2 * 40))  # silence, and queued beyond the prebuffer
+    assert jb.read(40) == bytes(2 * 40)
+    assert jb.stats.drained_samples == 0

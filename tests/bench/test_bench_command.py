@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from booth.commands import bench
-from booth.errors import EX_UNAVAILABLE
+from booth.errors import EX_UNAVAILABLE, EX_USAGE
 
 
 def test_a_missing_target_module_is_none_not_an_error() -> None:
@@ -41,3 +41,33 @@ def test_plot_without_matplotlib_fails_fast_with_a_clear_message(
     args = argparse.Namespace(what="pipeline", json=False, plot=tmp_path)
     assert bench.run(args) == EX_UNAVAILABLE
     assert "matplotlib" in capsys.readouterr().err
+
+
+def test_calls_goes_to_the_pipeline_and_makes_every_call_equally_long(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from booth.bench import pipeline
+
+    seen: list[dict[str, object]] = []
+
+    async def measure(**kwargs: object) -> dict[str, object]:
+        seen.append(kwargs)
+        return {"fake": True}
+
+    monkeypatch.setattr(pipeline, "measure", measure)
+    for calls in (None, 10):
+        args = argparse.Namespace(what="pipeline", json=True, plot=None, calls=calls)
+        assert bench.run(args) == 0
+    default, ten = seen
+    assert (default["calls"], default["cpu_s"], default["call_s"]) == (3, 60.0, 20.0)
+    assert (ten["calls"], ten["cpu_s"], ten["call_s"]) == (10, 20.0, 20.0)
+    assert json.loads(capsys.readouterr().out.splitlines()[-1]) == {"fake": True}
+
+
+@pytest.mark.parametrize(("what", "calls"), [("audio", 10), ("pipeline", 0)])
+def test_calls_is_for_the_pipeline_and_at_least_one(
+    what: str, calls: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = argparse.Namespace(what=what, json=True, plot=None, calls=calls)
+    assert bench.run(args) == EX_USAGE
+    assert "--calls" in capsys.readouterr().err
