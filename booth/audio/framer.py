@@ -58,9 +58,20 @@ _GROUP_TARGET: Final = 8
 _EXACT_LIMIT: Final = 2**53
 _DC_POLE: Final = 0.995
 _LITTLE_ENDIAN: Final = sys.byteorder == "little"
-# 0-d bounds and the raw ufunc: np.clip's wrapper costs more than the clipping itself.
-_LO: Final = np.array(-32768.0)
-_HI: Final = np.array(32767.0)
+# Rounding without a float -> int16 cast (the slowest numpy call a block made): adding
+# 1.5 * 2**52 to a float64 below 2**51 in magnitude rounds it half to even (IEEE's default
+# mode) to a whole number that sits, in two's complement, in the low bits of the mantissa.
+# Saturating there (the bounds are whole numbers too) leaves the int16 result in the low
+# 16 bits of each float64: a strided int16 view reads it, with no conversion at all.
+_MAGIC: Final = 1.5 * 2.0**52
+# 0-d operands and the raw ufunc: a Python float operand and np.clip's wrapper each cost
+# more than the arithmetic itself.
+_MAGIC0: Final = np.array(_MAGIC)
+_LO: Final = np.array(_MAGIC - 32768.0)
+_HI: Final = np.array(_MAGIC + 32767.0)
+_LOW16: Final = 0 if _LITTLE_ENDIAN else 3  # where a float64's low 16 bits are, in int16s
+_PCM: Final = np.dtype("<i2")
+_INT16: Final = np.dtype(np.int16)
 try:
     from numpy._core.umath import clip as _clip  # type: ignore[attr-defined,unused-ignore]
 except ImportError:  # numpy < 2
@@ -69,6 +80,19 @@ except ImportError:  # numpy < 2
 Int16Array = npt.NDArray[np.int16]
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+
+
+def _round_saturate(acc: FloatArray) -> None:
+    """acc (exact sums over 2**q) rounded half to even and saturated to int16, in place:
+    afterwards ``_low16(acc)`` holds the results."""
+    np.add(acc, _MAGIC0, out=acc)
+    _clip(acc, _LO, _HI, out=acc)
+
+
+def _low16(acc: FloatArray) -> Int16Array:
+    """The int16 view of a float64 array that ``_round_saturate`` has been through."""
+    view: Int16Array = acc.view(np.int16)[_LOW16::4]
+    return view
 
 
 @dataclass(frozen=True, eq=False)
@@ -286,6 +310,47 @@ def design(in_rate: int, out_rate: int) -> tuple[Stage, ...]:
 # -- the streaming engine ---------------------------------------------------------------
 
 
+@dataclass(frozen=True, eq=False)
+class _Layout:
+    """A stage as banded matrices (see ``_StageRunner``); made once per stage and shared
+    by every framer that runs it: filling the matrices costs more than a call's setup."""
+
+    k: int
+    outs: int
+    advance: int
+    positions: int
+    group: int
+    step: int
+    row_len: int
+    need: int
+    mats: FloatArray
+
+
+@functools.lru_cache(maxsize=32)
+def _layout(stage: Stage) -> _Layout:
+    up, down, k = stage.up, stage.down, stage.taps.shape[1]
+    if up < _GROUP_TARGET:
+        periods = -(-_GROUP_TARGET // up)
+        group, positions = up * periods, 1
+    else:
+        periods = 1
+        group = next((d for d in range(_GROUP_TARGET, 4 * _GROUP_TARGET) if up % d == 0), up)
+        positions = up // group
+    outs = up * periods
+    step = group * down // up if positions > 1 else 0  # window start between positions
+    newest = [(t * down) // up for t in range(outs)]
+    row_len = max(newest[s * group + group - 1] - s * step for s in range(positions)) + k
+    mats = np.zeros((positions, row_len, group))
+    scale = 2.0**-stage.q  # exact: a power of two
+    for t in range(outs):
+        s = t // group
+        o = newest[t] - s * step
+        mats[s, o : o + k, t % group] = stage.taps[(t * down) % up, ::-1] * scale
+    mats.flags.writeable = False
+    need = (positions - 1) * step + row_len
+    return _Layout(k, outs, down * periods, positions, group, step, row_len, need, mats)
+
+
 class _StageRunner:
     """One stage over a float64 input buffer, as banded matrix products.
 
@@ -297,83 +362,97 @@ class _StageRunner:
     """
 
     def __init__(self, stage: Stage) -> None:
-        up, down, k = stage.up, stage.down, stage.taps.shape[1]
-        if up < _GROUP_TARGET:
-            periods = -(-_GROUP_TARGET // up)
-            group, positions = up * periods, 1
-        else:
-            periods = 1
-            group = next((d for d in range(_GROUP_TARGET, 4 * _GROUP_TARGET) if up % d == 0), up)
-            positions = up // group
-        self.k = k
-        self.outs = up * periods
-        self.advance = down * periods
-        step = group * down // up if positions > 1 else 0  # window start between positions
-        newest = [(t * down) // up for t in range(self.outs)]
-        row_len = max(newest[s * group + group - 1] - s * step for s in range(positions)) + k
-        mats = np.zeros((positions, row_len, group))
-        scale = 2.0**-stage.q  # exact: a power of two
-        for t in range(self.outs):
-            s = t // group
-            o = newest[t] - s * step
-            mats[s, o : o + k, t % group] = stage.taps[(t * down) % up, ::-1] * scale
-        self.need = (positions - 1) * step + row_len
-        self._positions, self._group, self._step, self._row_len = positions, group, step, row_len
-        self._mats = mats
-        self._mat2d = mats[0]
+        layout = _layout(stage)
+        self.k, self.outs, self.advance, self.need = (
+            layout.k,
+            layout.outs,
+            layout.advance,
+            layout.need,
+        )
+        self._positions, self._group, self._step, self._row_len = (
+            layout.positions,
+            layout.group,
+            layout.step,
+            layout.row_len,
+        )
+        self._mats = layout.mats
+        self._mat2d = layout.mats[0]
+        # Room for many blocks: the rows' start moves forward through the buffer, and the
+        # history still needed moves back to the front only when the end is reached (one
+        # copy per buffer, not per call). The start stays a multiple of ``advance``, so the
+        # rows of any call are a slice of one strided view of the whole buffer.
+        self._size = max(16 * self.need, 8192)
         self.buf: FloatArray = np.zeros(0)
+        self._rows: FloatArray = self.buf
+        self.first = 0  # the next row to run: it starts at sample first * advance
         self.fill = 0
-        self._views: dict[int, tuple[FloatArray, FloatArray, FloatArray]] = {}
+        self._outputs: dict[int, tuple[FloatArray, FloatArray, Int16Array]] = {}
         self.reset()
 
     def reset(self) -> None:
-        self.buf = np.zeros(max(4 * self.need, 2048))
+        self._use(np.zeros(self._size))
+        self.first = 0
         self.fill = self.k - 1  # zeros stand for the silence before the first sample
-        self._views = {}
 
-    def reserve(self, n: int) -> FloatArray:
-        """The buffer slice where the next n input samples go (the caller fills it)."""
-        end = self.fill + n
-        if end > self.buf.size:
-            grown = np.zeros(max(2 * self.buf.size, end + self.need))
-            grown[: self.fill] = self.buf[: self.fill]
-            self.buf = grown
-            self._views = {}  # they look at the old buffer
-        start = self.fill
-        self.fill = end
-        return self.buf[start:end]
-
-    def ready(self) -> int:
-        """Rows that can run now."""
-        return (self.fill - self.need) // self.advance + 1 if self.fill >= self.need else 0
-
-    def run(self, rows: int, out: FloatArray | None = None) -> FloatArray:
-        """Compute rows * outs outputs into ``out`` (1-D, contiguous; by default a scratch
-        array of the runner's, reused) and drop the input no longer needed."""
-        cached = self._views.get(rows)
-        if cached is None:
-            if len(self._views) >= 8:
-                self._views = {}  # odd block sizes: keep the cache small
-            b = self.buf
-            if self._positions == 1:
-                view = np.ndarray((rows, self._row_len), np.float64, b, 0, (self.advance * 8, 8))
-            else:
-                shape = (self._positions, rows, self._row_len)
-                view = np.ndarray(shape, np.float64, b, 0, (self._step * 8, self.advance * 8, 8))
-            scratch = np.empty(rows * self.outs)
-            cached = self._views[rows] = (view, scratch, self._shaped(scratch, rows))
-        view, flat, shaped = cached
-        if out is not None:
-            flat, shaped = out, self._shaped(out, rows)
+    def _use(self, buf: FloatArray) -> None:
+        self.buf = buf
+        count = (buf.size - self.need) // self.advance + 1
         if self._positions == 1:
-            np.dot(view, self._mat2d, out=shaped)
+            shape: tuple[int, ...] = (count, self._row_len)
+            strides: tuple[int, ...] = (self.advance * 8, 8)
         else:
-            np.matmul(view, self._mats, out=shaped)
-        used = rows * self.advance
-        keep = self.fill - used
-        self.buf[:keep] = self.buf[used : self.fill]
-        self.fill = keep
-        return flat
+            shape = (self._positions, count, self._row_len)
+            strides = (self._step * 8, self.advance * 8, 8)
+        self._rows = np.ndarray(shape, np.float64, buf, 0, strides)
+
+    def step(self, x: Int16Array | FloatArray) -> tuple[FloatArray, FloatArray, Int16Array] | None:
+        """Append input samples and run the rows now ready: None, or the outputs as arrays
+        of the runner's, reused: (flat, shaped for the product, the int16 view that
+        ``_round_saturate`` fills).
+
+        The path of every block, in one call with locals: each Python call and attribute
+        lookup is a visible part of a block's cost."""
+        fill = self.fill
+        end = fill + x.size
+        if end > self._size:
+            fill = self._make_room(x.size)
+            end = fill + x.size
+        self.buf[fill:end] = x  # an item assignment: np.copyto's dispatch costs more
+        self.fill = end
+        first = self.first
+        rows = (end - first * self.advance - self.need) // self.advance + 1
+        if rows <= 0:
+            return None
+        out = self._outputs.get(rows) or self._output(rows)
+        if self._positions == 1:
+            # The method: np.dot's dispatch costs more.
+            self._rows[first : first + rows].dot(self._mat2d, out=out[1])
+        else:
+            np.matmul(self._rows[:, first : first + rows], self._mats, out=out[1])
+        self.first = first + rows
+        return out
+
+    def _make_room(self, n: int) -> int:
+        """Move the history still needed to the front, growing the buffer if n more samples
+        would not fit after it; the new fill."""
+        start = self.first * self.advance
+        keep = self.fill - start
+        if keep + n > self._size:
+            self._size = max(2 * self._size, keep + n + self.need)
+            grown = np.zeros(self._size)
+            grown[:keep] = self.buf[start : self.fill]
+            self._use(grown)
+        else:
+            self.buf[:keep] = self.buf[start : self.fill]
+        self.first, self.fill = 0, keep
+        return keep
+
+    def _output(self, rows: int) -> tuple[FloatArray, FloatArray, Int16Array]:
+        if len(self._outputs) >= 8:  # odd block sizes: keep the cache small
+            self._outputs = {}
+        flat = np.empty(rows * self.outs)
+        entry = self._outputs[rows] = (flat, self._shaped(flat, rows), _low16(flat))
+        return entry
 
     def _shaped(self, flat: FloatArray, rows: int) -> FloatArray:
         if self._positions == 1:
@@ -414,10 +493,12 @@ class Framer:
         self._gain = 10.0 ** (gain_db / 20.0)
         self._post_needed = dc_block or self._gain != 1.0
         self.stages = plan(in_rate, out_rate)
-        self._runners = [_StageRunner(stage) for stage in self.stages]
-        self._chain: list[tuple[_StageRunner, _StageRunner | None]] = list(
-            zip(self._runners, [*self._runners[1:], None], strict=False)
+        # The common case, which _feed takes the short way: mono, stages, no
+        # post-processing, and int16 results that are already the wire's byte order.
+        self._lean = (
+            channels == 1 and bool(self.stages) and not self._post_needed and _LITTLE_ENDIAN
         )
+        self._runners = [_StageRunner(stage) for stage in self.stages]
         rate, delay = in_rate, 0.0
         for stage in self.stages:
             rate = rate * stage.up // stage.down
@@ -427,6 +508,7 @@ class Framer:
         self._dc_powers = powers
         self._dc_inverse = 1.0 / powers
         self._dc_buf = np.empty(frame_samples)
+        self._dc_low = _low16(self._dc_buf)
         self.reset()
 
     # -- public -------------------------------------------------------------------------
@@ -462,12 +544,16 @@ class Framer:
 
     def push(self, pcm: bytes | bytearray | memoryview | npt.NDArray[np.int16]) -> list[bytes]:
         """Feed int16 PCM (interleaved when channels > 1); return the frames now complete."""
-        return self._cut_frames() if self._feed(pcm) else []
+        raw, count = self._feed(pcm)
+        if count <= 1:
+            return [raw] if count else []
+        fb = self.frame_bytes
+        return [raw[i * fb : (i + 1) * fb] for i in range(count)]
 
     def push_bytes(self, pcm: bytes | bytearray | memoryview | npt.NDArray[np.int16]) -> bytes:
         """Like push() but the completed frames joined into one bytes object (playback wants
         a stream, not 1 ms frames one by one)."""
-        return self._take_frames()[0] if self._feed(pcm) else b""
+        return self._feed(pcm)[0]
 
     def process(self, pcm: bytes | bytearray | memoryview | npt.NDArray[np.int16]) -> Int16Array:
         """Like push() but return the completed frames as one int16 array."""
@@ -478,14 +564,58 @@ class Framer:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _feed(self, pcm: bytes | bytearray | memoryview | npt.NDArray[np.int16]) -> bool:
-        """Resample pcm into the output buffer; True when a whole frame is waiting."""
+    def _feed(
+        self, pcm: bytes | bytearray | memoryview | npt.NDArray[np.int16]
+    ) -> tuple[bytes, int]:
+        """Resample pcm; the frames now complete, as one bytes object, and their count.
+
+        The path of every block, so the common case (mono, no post-processing, whole
+        samples) is tried first and kept short: each Python call and attribute lookup is a
+        visible part of a block's cost, and each numpy call costs ~5x its warm time in the
+        daemon, where a block comes every 20 ms to a cold cache."""
+        x: Int16Array | FloatArray
+        if not self._lean or self._partial:
+            return self._feed_any(pcm)
+        if type(pcm) is np.ndarray:
+            if pcm.ndim != 1 or pcm.dtype != _INT16:
+                return self._feed_any(pcm)
+            x = pcm
+        elif type(pcm) is bytes and not len(pcm) & 1:
+            x = np.frombuffer(pcm, _PCM)
+        else:
+            return self._feed_any(pcm)
+        for runner in self._runners:
+            out = runner.step(x)
+            if out is None:
+                return b"", 0  # fewer than a frame is waiting: that stays so after every call
+            x = out[0]
+        assert out is not None  # a lean framer has stages
+        flat, _, low = out
+        np.add(flat, _MAGIC0, out=flat)  # _round_saturate, inline
+        _clip(flat, _LO, _HI, out=flat)
+        count, rest = divmod(low.size, self.frame_samples)
+        if rest or self._out_fill:
+            self._reserve_out(low.size)[...] = low
+            return self._take_frames()
+        # Whole frames and nothing waiting (a steady block size): the bytes straight from
+        # the last product's output, no output buffer.
+        self._frames_out += count
+        return low.tobytes(), count
+
+    def _feed_any(
+        self, pcm: bytes | bytearray | memoryview | npt.NDArray[np.int16]
+    ) -> tuple[bytes, int]:
+        """``_feed`` for any input and any framer."""
         x = self._as_samples(pcm)
         if self.channels != 1:
             x = self._downmix(x)
         if x.size:
-            self._resample(x)
-        return self._out_fill >= self.frame_samples
+            low = self._resample(x)
+            if low is not None:
+                np.copyto(self._reserve_out(low.size), low)
+        if self._out_fill < self.frame_samples:
+            return b"", 0
+        return self._take_frames()
 
     def _as_samples(
         self, pcm: bytes | bytearray | memoryview | npt.NDArray[np.int16]
@@ -522,34 +652,23 @@ class Framer:
         mixed: Int16Array = ((total * 2 + self.channels) // (2 * self.channels)).astype(np.int16)
         return mixed
 
-    def _resample(self, x: Int16Array) -> None:
-        """Run x through the stages into the output buffer (self._out[: self._out_fill])."""
-        runners = self._runners
-        if not runners:
-            if self._post_needed:
-                np.copyto(self._reserve_float(x.size), x, casting="unsafe")
-            else:
-                self._reserve_out(x.size)[:] = x
-            return
-        first = runners[0]
-        np.copyto(first.reserve(x.size), x, casting="unsafe")
-        for runner, nxt in self._chain:
-            rows = runner.ready()
-            if not rows:
-                return
-            if nxt is not None:
-                runner.run(rows, nxt.reserve(rows * runner.outs))
-                continue
-            if self._post_needed:
-                runner.run(rows, self._reserve_float(rows * runner.outs))
-                return
-            acc = runner.run(rows)
-            # acc is the exact integer sum over 2**q: saturate, then round half to even
-            # straight into the int16 output (the same as rounding first: the rails are
-            # whole numbers). Few numpy calls matter more than their size: a block comes
-            # every 20 ms to a cold cache, where each call costs ~5x its warm time.
-            _clip(acc, _LO, _HI, out=acc)
-            np.rint(acc, out=self._reserve_out(acc.size), casting="unsafe")
+    def _resample(self, x: Int16Array) -> Int16Array | None:
+        """Run x through the stages: the new int16 outputs, or None when there are none or
+        they went to the output buffers (post-processing, or no stages)."""
+        y: Int16Array | FloatArray = x
+        out = None
+        for runner in self._runners:
+            out = runner.step(y)
+            if out is None:
+                return None
+            y = out[0]
+        if self._post_needed:
+            self._reserve_float(y.size)[:] = y
+            return None
+        if out is None:
+            return x  # no stages
+        _round_saturate(out[0])
+        return out[2]
 
     def _reserve_out(self, n: int) -> Int16Array:
         end = self._out_fill + n
@@ -570,13 +689,6 @@ class Framer:
         start = self._out_fill
         self._out_fill = end
         return self._fout[start:end]
-
-    def _cut_frames(self) -> list[bytes]:
-        raw, count = self._take_frames()
-        if count == 1:
-            return [raw]
-        fb = self.frame_bytes
-        return [raw[i * fb : (i + 1) * fb] for i in range(count)]
 
     def _take_frames(self) -> tuple[bytes, int]:
         """The complete frames in the output buffer, as one bytes object, and their count."""
@@ -620,8 +732,8 @@ class Framer:
                     v *= self._gain
             else:
                 np.multiply(frame, self._gain, out=v)
-            _clip(v, _LO, _HI, out=v)
-            np.rint(v, out=dest, casting="unsafe")
+            _round_saturate(v)
+            np.copyto(dest, self._dc_low)
 
 
 def reference_resample(stages: tuple[Stage, ...], x: Int16Array) -> Int16Array:
