@@ -16,7 +16,7 @@ from booth import call_events as ev
 from booth.devserver import DevServer, SocketFaults
 from booth.errors import BoothError
 from booth.session import RoleplaySession
-from booth.transport.link import Link, LinkRefused
+from booth.transport.link import Link, LinkRefused, LinkSettings
 from tests.transport.helpers import KEY, fast_settings, wait_event
 
 AUDIO = (b"\x10\x20" * 320)[:640]
@@ -129,3 +129,24 @@ async def test_a_refused_upgrade_is_not_a_network_loss() -> None:
         with pytest.raises(LinkRefused) as caught:
             await Link.open(url)
     assert caught.value.status == 401
+
+
+async def test_a_dial_that_spent_its_atoms_token_gets_a_new_one() -> None:
+    """The upgrade spends a wct_ token; a handshake that outlasts the open timeout leaves it
+    spent, so the next try registers the call again instead of earning a 401 (INVALID_TOKEN)."""
+    settings = fast_settings(greet=False)
+    async with DevServer(api_keys={KEY}, settings=settings, use_espeak=False) as server:
+        server.faults.socket = SocketFaults(upgrade_delays=[1.5], end_after=0.5, end_reason="ended")
+        sess = RoleplaySession(
+            server.url,
+            KEY,
+            "",
+            protocol="atoms",
+            agent_id="cold-call-skeptic",
+            link_settings=LinkSettings(open_timeout=0.3),
+        )
+        await sess.connect()
+        ended = await wait_event(sess, ev.Ended)
+    assert sess.first(ev.CallFailed) is None
+    assert ended.reason == "ended"
+    assert server.faults.socket.upgrade_delays == []  # the first upgrade was held

@@ -39,6 +39,9 @@ class SocketFaults:
     error_code: str = "internal_error"  # … with this code
     hide_call_id: bool = False  # `connected` names no callId (a service that gives none)
     once: bool = True  # drop/blackhole only the first socket of a call, so a resume works
+    # Atoms: hold the upgrade's answer, after its wct_ token is spent, by the next delay here
+    # (one per upgrade, consumed): a handshake that outlasts the booth's open timeout.
+    upgrade_delays: list[float] = field(default_factory=list)
 
 
 @dataclass

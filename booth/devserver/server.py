@@ -357,6 +357,8 @@ class DevServer:
             body = {"status": False, "errors": [problem.message]}
             return web.json_response(body, status=401)
         self.tokens.spend(claims)
+        if self.faults.socket.upgrade_delays:
+            await asyncio.sleep(self.faults.socket.upgrade_delays.pop(0))
         ws = web.WebSocketResponse(heartbeat=None, autoping=True, max_msg_size=256 * 1024)
         await ws.prepare(request)
         if self.max_live_calls is not None and self.live_call_count() >= self.max_live_calls:

@@ -46,6 +46,9 @@ class ClientProtocol:
     dialect = "booth"
     connected_type = "connected"  # the message that accepts the call
     resumable = True  # the dialect has resume at all (the server may still not offer it)
+    #: The ticket rides in the URL and the service spends it on the upgrade: a dial that fails
+    #: after the request went out (a handshake timeout) cannot be retried with the same ticket.
+    dial_spends_ticket = False
 
     def __init__(self) -> None:
         self.phase = Phase.NEW

@@ -175,7 +175,8 @@ class Supervisor:
     async def open(self, token: str, accept_within: float = 10.0) -> Connected:
         """Dial, send the first message, wait for ``connected``; then run in the background.
 
-        A dial that fails is retried briefly (the ticket is spent only by the first message).
+        A dial that fails is retried briefly when the ticket is spent only by the first
+        message; where the dial itself spends it, the caller needs a new ticket instead.
         """
         link = None
         for attempt in range(3):
@@ -185,7 +186,7 @@ class Supervisor:
             except LinkRefused:
                 raise  # the service said no: the same token will not do better
             except LinkError:
-                if attempt == 2:
+                if attempt == 2 or self.protocol.dial_spends_ticket:
                     raise
                 await asyncio.sleep(self.policy.first_delay * (attempt + 1))
         assert link is not None

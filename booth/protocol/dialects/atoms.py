@@ -233,6 +233,7 @@ class AtomsProtocol(ClientProtocol):
     dialect = "atoms"
     connected_type = "session.created"
     resumable = False
+    dial_spends_ticket = True  # wct_ tokens are single use, spent by the upgrade
 
     def __init__(self, booth_rate: int = RATE) -> None:
         super().__init__()
