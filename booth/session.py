@@ -65,8 +65,6 @@ from booth.transport.supervisor import ConnectRefused, ReconnectPolicy, Supervis
 
 log = logging.getLogger(__name__)
 
-OPEN_TRIES = 3  # new tickets for a dial that spends its ticket, as the supervisor's retries
-
 # An HTTP status on the WebSocket upgrade, as the error the booth reports.
 _REFUSED = {
     401: ErrorCode.INVALID_TOKEN,
@@ -315,10 +313,9 @@ class RoleplaySession:
     async def _open(self) -> tuple[Connected, Supervisor]:
         """The REST set-up, dial and wait for ``connected`` (the deadline is the caller's).
 
-        Where the dial spends the ticket (Atoms), a dial that fails without a refusal gets a
-        fresh ticket for the next try: the spent one would only earn a 401.
+        Where the dial spends the ticket (Atoms), the supervisor asks for a fresh one before
+        it dials again: the spent one would only earn a 401.
         """
-        tries = OPEN_TRIES if self.protocol.dial_spends_ticket else 1
         async with RestClient(
             self.api_url,
             self._api_key,
@@ -326,30 +323,25 @@ class RoleplaySession:
             rng=self._rng,
             proxy=self.proxy,
         ) as rest:
-            for attempt in range(tries):
+
+            async def new_ticket() -> str:
                 ticket = await self._start(rest)
                 self._ticket = ticket
                 self.call_id = ticket.call_id
                 self.session_id = ticket.session_id
                 self.persona_name = ticket.persona_name
-                supervisor = Supervisor(
-                    self.protocol,
-                    self._dial,
-                    self._on_supervisor,
-                    policy=self.reconnect_policy,
-                    rng=self._rng,
-                    clock=self._clock,
-                )
-                try:
-                    return await supervisor.open(ticket.connection_ticket), supervisor
-                except LinkRefused:
-                    raise
-                except LinkError:
-                    if attempt == tries - 1:
-                        raise
-                    log.info("the dial failed after its ticket was sent; asking for a new one")
-                await asyncio.sleep(self.reconnect_policy.first_delay * (attempt + 1))
-        raise AssertionError("unreachable: the last try returns or raises")
+                return ticket.connection_ticket
+
+            first = await new_ticket()
+            supervisor = Supervisor(
+                self.protocol,
+                self._dial,
+                self._on_supervisor,
+                policy=self.reconnect_policy,
+                rng=self._rng,
+                clock=self._clock,
+            )
+            return await supervisor.open(first, renew=new_ticket), supervisor
 
     async def _dial(self) -> Link:
         assert self._ticket is not None

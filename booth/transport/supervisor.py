@@ -172,12 +172,19 @@ class Supervisor:
 
     # ── opening ─────────────────────────────────────────────────────────────────
 
-    async def open(self, token: str, accept_within: float = 10.0) -> Connected:
+    async def open(
+        self,
+        token: str,
+        accept_within: float = 10.0,
+        renew: Callable[[], Coroutine[Any, Any, str]] | None = None,
+    ) -> Connected:
         """Dial, send the first message, wait for ``connected``; then run in the background.
 
-        A dial that fails is retried briefly when the ticket is spent only by the first
-        message; where the dial itself spends it, the caller needs a new ticket instead.
+        A dial that fails is retried briefly: with the same ticket when only the first message
+        spends it; where the dial itself spends it (``dial_spends_ticket``), with a new one
+        from ``renew`` (without ``renew`` the first failure is final).
         """
+        renewing = renew if self.protocol.dial_spends_ticket else None
         link = None
         for attempt in range(3):
             try:
@@ -186,9 +193,12 @@ class Supervisor:
             except LinkRefused:
                 raise  # the service said no: the same token will not do better
             except LinkError:
-                if attempt == 2 or self.protocol.dial_spends_ticket:
+                if attempt == 2 or (self.protocol.dial_spends_ticket and renewing is None):
                     raise
                 await asyncio.sleep(self.policy.first_delay * (attempt + 1))
+                if renewing is not None:
+                    log.info("the dial failed after its ticket was sent; asking for a new one")
+                    token = await renewing()
         assert link is not None
         try:
             opening = self.protocol.opening(token)
