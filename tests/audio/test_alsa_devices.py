@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -252,15 +253,24 @@ async def test_confirmed_underruns_on_a_real_stream(tmp_path: Path) -> None:
             await playback.stop()
 
 
-async def test_capture_to_a_callback_only(tmp_path: Path) -> None:
-    signal = make_signal(16000, 0.5, 9)
+def keep_frames(
+    count: int,
+) -> tuple[list[CapturedFrame], asyncio.Event, Callable[[CapturedFrame], None]]:
+    """A frame consumer that keeps every frame, and an event set at the ``count``-th."""
     got: list[CapturedFrame] = []
     enough = asyncio.Event()
 
-    def on_frame(frame: CapturedFrame) -> None:
+    def keep(frame: CapturedFrame) -> None:
         got.append(frame)
-        if len(got) == 10:
+        if len(got) == count:
             enough.set()
+
+    return got, enough, keep
+
+
+async def test_capture_to_a_callback_only(tmp_path: Path) -> None:
+    signal = make_signal(16000, 0.5, 9)
+    got, enough, on_frame = keep_frames(10)
 
     with alsa_file_devices(tmp_path, signal, rate=16000, paced=True) as devs:
         capture = Capture(devs.capture_name, rate=16000, queue_frames=0, on_frame=on_frame)
@@ -376,13 +386,7 @@ async def test_streamed_frames_go_to_the_consumer_not_the_queue(tmp_path: Path) 
     """``stream()``: every frame reaches the consumer in order (those queued before it
     first), none is queued; it returns when the capture stops, raises when the mic is lost."""
     signal = make_signal(48000, 2.0, 12)
-    got: list[CapturedFrame] = []
-    enough = asyncio.Event()
-
-    def consume(frame: CapturedFrame) -> None:
-        got.append(frame)
-        if len(got) == 10:
-            enough.set()
+    got, enough, consume = keep_frames(10)
 
     with alsa_file_devices(tmp_path, signal, rate=48000, paced=True) as devs:
         capture = Capture(devs.capture_name, rate=48000, stall_timeout=1.0, queue_frames=200)
