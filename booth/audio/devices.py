@@ -12,6 +12,7 @@ import ctypes
 import ctypes.util
 import os
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ PA_INVALID_SAMPLE_RATE = -9997
 PA_INVALID_DEVICE = -9996
 PA_UNANTICIPATED_HOST_ERROR = -9999
 PA_DEVICE_UNAVAILABLE = -9985
+PA_INPUT_OVERFLOWED = -9981
 PA_NO_DEFAULT_DEVICE = -9996
 
 
@@ -94,12 +96,18 @@ def quiet_native_logs() -> None:
 # -- PortAudio lifecycle ----------------------------------------------------------------
 
 
+# Pa_Initialize and Pa_Terminate are not thread-safe, and a capture stream may be released
+# from its own reader thread (booth.audio.capture): every instance is made and ended under this.
+_INIT_LOCK = threading.Lock()
+
+
 def open_portaudio() -> Any:
     """A fresh ``pyaudio.PyAudio`` (Pa_Initialize: a new device scan)."""
     import pyaudio
 
     quiet_native_logs()
-    return pyaudio.PyAudio()
+    with _INIT_LOCK:
+        return pyaudio.PyAudio()
 
 
 @contextlib.contextmanager
@@ -108,6 +116,12 @@ def portaudio() -> Iterator[Any]:
     try:
         yield pa
     finally:
+        terminate(pa)
+
+
+def terminate(pa: Any) -> None:
+    """End a ``pyaudio.PyAudio`` (closing its streams); the last one ends PortAudio."""
+    with _INIT_LOCK:
         pa.terminate()
 
 
@@ -119,7 +133,7 @@ def close_stream(stream: Any, pa: Any) -> None:
         with contextlib.suppress(OSError):
             stream.close()
     if pa is not None:
-        pa.terminate()
+        terminate(pa)
 
 
 def list_devices(pa: Any) -> list[DeviceInfo]:
@@ -244,11 +258,16 @@ def permission_problem() -> str:
     return ""
 
 
+def portaudio_error_code(exc: BaseException) -> int | None:
+    """The PaErrorCode in PyAudio's OSError (its args hold the text and the code)."""
+    return next((a for a in getattr(exc, "args", ()) if isinstance(a, int)), None)
+
+
 def portaudio_error_text(exc: BaseException) -> str:
     """ "PortAudio error -9996: Invalid device" from PyAudio's OSError(text, code)."""
     args = getattr(exc, "args", ())
     text = next((a for a in args if isinstance(a, str)), str(exc))
-    code = next((a for a in args if isinstance(a, int)), None)
+    code = portaudio_error_code(exc)
     return f"PortAudio error {code}: {text}" if code is not None else f"PortAudio: {text}"
 
 

@@ -109,7 +109,7 @@ async def _probe(pattern: str, *, input: bool) -> bool:
         except BoothError:
             return False
         finally:
-            pa.terminate()
+            devices.terminate(pa)
         return True
 
     async with portaudio_lock():
