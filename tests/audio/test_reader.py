@@ -90,22 +90,32 @@ def test_an_overflow_is_counted_and_reading_goes_on_on_a_new_stream() -> None:
     assert not reader.alive
 
 
-def test_a_block_is_stamped_with_its_first_samples_time_behind_the_backlog() -> None:
-    """Blocking mode has no time info: the first sample came (block + backlog) / rate before
-    the read returned."""
+class PacedStream(ScriptedStream):
+    """Each read takes ``period`` seconds, as a device's would; then ``queued`` frames are
+    reported waiting behind the block."""
+
+    def __init__(self, script: Script, period: float, queued: int) -> None:
+        super().__init__(script)
+        self.period, self.queued = period, queued
+        self.pace = threading.Event()  # never set: the device's own pace
+
+    def read(self, frames: int, exception_on_overflow: bool = True) -> bytes:
+        self.pace.wait(self.period)
+        return super().read(frames, exception_on_overflow)
+
+    def get_read_available(self) -> int:
+        return self.queued
+
+
+def stamps_of(stream: PacedStream, frames: int) -> tuple[list[float], BlockReader]:
+    """The first-sample times the reader gives ``stream``'s blocks (until it fails)."""
     stamps: list[float] = []
     done = threading.Event()
-
-    class Backlogged(ScriptedStream):
-        def get_read_available(self) -> int:
-            return 1600  # 100 ms more already waiting at 16 kHz
-
-    stream = Backlogged([b"x" * 640, OSError("Device unavailable", devices.PA_DEVICE_UNAVAILABLE)])
     reader = BlockReader(
         FakePortAudio(),
         stream,
         lambda: stream,
-        frames=320,
+        frames=frames,
         rate=16000,
         on_block=lambda _data, first: stamps.append(first),
         on_overflow=lambda: None,
@@ -114,5 +124,23 @@ def test_a_block_is_stamped_with_its_first_samples_time_behind_the_backlog() -> 
     reader.start()
     assert done.wait(10)
     assert reader.release(10)
+    return stamps, reader
+
+
+def test_a_block_is_stamped_behind_what_is_queued_after_it() -> None:
+    """Blocking mode has no time info: a block's first sample came (block + what is queued
+    behind it) / rate before the read returned."""
+    fail = OSError("Device unavailable", devices.PA_DEVICE_UNAVAILABLE)
+    # 200 ms in one read: the device can have delivered the block and the 100 ms behind it.
+    stamps, reader = stamps_of(PacedStream([b"x" * 640, fail], period=0.2, queued=1600), 320)
     # last_read: when that read returned (the failing second one does not set it).
     assert stamps == [reader.last_read - (320 + 1600) / 16000]
+
+
+def test_a_full_buffer_reported_at_once_is_not_believed() -> None:
+    """A plugin that reports a full buffer whatever is in it (ALSA's null slave: always ready)
+    does not age a block beyond what the device can have delivered since the stream started:
+    a 1 s block read at once is taken as just filled."""
+    fail = OSError("Device unavailable", devices.PA_DEVICE_UNAVAILABLE)
+    stamps, reader = stamps_of(PacedStream([b"x" * 32000, fail], period=0.0, queued=10**9), 16000)
+    assert stamps == [reader.last_read - 1.0]
