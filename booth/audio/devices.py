@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import os
 import re
 import threading
@@ -79,6 +78,8 @@ def quiet_native_logs() -> None:
     if _quieted:
         return
     _quieted.append(True)
+    import ctypes.util  # here: the device probe's child process never needs it
+
     for lib, setter, handler in (
         ("asound", "snd_lib_error_set_handler", _alsa_handler),
         ("jack", "jack_set_error_function", _jack_handler),
@@ -89,11 +90,17 @@ def quiet_native_logs() -> None:
             continue
         with contextlib.suppress(OSError, AttributeError):
             getattr(ctypes.CDLL(path), setter)(handler)
-    # Never let PortAudio's JACK probe start a JACK server on a booth.
-    os.environ.setdefault("JACK_NO_START_SERVER", "1")
 
 
 # -- PortAudio lifecycle ----------------------------------------------------------------
+
+
+def load_portaudio() -> None:
+    """PyAudio loaded and the C libraries quieted, PortAudio not started (no device scan): a
+    daemon does this at start, so that its first stream opens as fast as every later one."""
+    import pyaudio  # noqa: F401
+
+    quiet_native_logs()
 
 
 # Pa_Initialize and Pa_Terminate are not thread-safe, and a capture stream may be released
@@ -101,18 +108,22 @@ def quiet_native_logs() -> None:
 _INIT_LOCK = threading.Lock()
 
 
-def open_portaudio() -> Any:
-    """A fresh ``pyaudio.PyAudio`` (Pa_Initialize: a new device scan)."""
+def open_portaudio(*, quiet: bool = True) -> Any:
+    """A fresh ``pyaudio.PyAudio`` (Pa_Initialize: a new device scan); ``quiet``: with the C
+    libraries' probe noise kept off stderr (:func:`quiet_native_logs`)."""
     import pyaudio
 
-    quiet_native_logs()
+    if quiet:
+        quiet_native_logs()
+    # Never let PortAudio's JACK probe start a JACK server on a booth.
+    os.environ.setdefault("JACK_NO_START_SERVER", "1")
     with _INIT_LOCK:
         return pyaudio.PyAudio()
 
 
 @contextlib.contextmanager
-def portaudio() -> Iterator[Any]:
-    pa = open_portaudio()
+def portaudio(*, quiet: bool = True) -> Iterator[Any]:
+    pa = open_portaudio(quiet=quiet)
     try:
         yield pa
     finally:

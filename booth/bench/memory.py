@@ -3,9 +3,10 @@
 Each figure comes from a fresh interpreter (``sys.executable``, with ``booth run``'s
 ``OPENBLAS_NUM_THREADS=1``), so nothing the bench itself imported is counted:
 
-- ``steps``: what the daemon loads until it is ready (its imports in the order they load, then
-  PortAudio's start-up: the device probe, through the booth's ALSA configuration), RSS after
-  each (``VmRSS``), the step's growth and time; then what the first call loads (the WebSocket
+- ``steps``: what the daemon loads until it is ready (its imports in the order they load, its
+  command line, then the device probe: the booth's ALSA configuration, and a child process
+  that scans, booth.audio.presence), RSS after each (``VmRSS``), the step's growth and time;
+  then what the first call loads (PortAudio's start-up as the streams open, the WebSocket
   stack, the session: httpx, its first request: httpcore, anyio; the framer designs). Each
   step lists which of ``LAZY`` are loaded after it.
 - ``portaudio_scan_mb``: what PortAudio's device scan adds to a fresh interpreter with the
@@ -44,7 +45,7 @@ FORBIDDEN = (
 #: Loaded by the first call, not while the booth waits for one.
 LAZY = ("websockets", "booth.transport.link", "httpx", "booth.session", "httpcore", "anyio")
 #: The step after which the daemon is ready (idle): none of LAZY is loaded yet.
-READY_STEP = "PortAudio start-up (device probe)"
+READY_STEP = "device probe (a child process)"
 
 # (label, statement) run one after another in one fresh interpreter.
 STEPS: tuple[tuple[str, str], ...] = (
@@ -53,12 +54,23 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("gpiozero", "import gpiozero, gpiozero.pins.mock"),
     ("pyaudio", "import pyaudio"),
     ("systemd", "import systemd.daemon"),
-    ("booth daemon (the rest)", "import booth.daemon.service"),
+    (
+        "booth daemon (the rest)",
+        "from booth import cli\ncli.build_parser('run')\nimport booth.daemon.service",
+    ),
     (
         READY_STEP,
-        "from booth.audio import alsaconf, devices\n"
+        "import subprocess\n"
+        "from booth.audio import alsaconf, devices, presence\n"
         "alsaconf.install(('', ''))\n"
-        "devices.open_portaudio().terminate()",
+        "devices.load_portaudio()\n"
+        "for wanted in (('', False), ('', True)):  # the speaker, then the mic\n"
+        "    subprocess.run(presence.command([wanted]), capture_output=True)",
+    ),
+    # Each call's streams start PortAudio (a device scan) in the daemon's own process.
+    (
+        "first call: PortAudio start-up",
+        "from booth.audio import devices\ndevices.open_portaudio().terminate()",
     ),
     ("first call: websockets", "import booth.transport.link"),
     ("first call: session (httpx)", "import booth.session"),

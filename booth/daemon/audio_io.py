@@ -16,7 +16,6 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from booth.config import AudioSection, Config
-from booth.errors import BoothError
 from booth.protocol.dialects import traits
 
 
@@ -30,8 +29,9 @@ class Microphone(Protocol):
 
     async def close(self) -> None: ...
 
-    async def available(self) -> bool:
-        """Whether a mic could be opened now (a replugged USB mic comes back here)."""
+    async def available(self, *, apart: bool = False) -> bool:
+        """Whether a mic could be opened now (a replugged USB mic comes back here); ``apart``:
+        found out without leaving anything behind in this process (the start-up check)."""
 
     def listen(self, on: bool) -> None:
         """Frame and deliver the mic's audio (True), or, while the call's mic is muted, only
@@ -74,18 +74,23 @@ class Speaker(Protocol):
     def underruns(self) -> int:
         """Underruns counted since the process started."""
 
-    async def available(self) -> bool: ...
+    async def available(self, *, apart: bool = False) -> bool:
+        """As :meth:`Microphone.available`."""
 
 
 # ── the real devices, through booth.audio (PyAudio / PortAudio) ───────────────────────────
 
 
 # PortAudio's initialise/terminate and device scans are not thread-safe: two at once from
-# executor threads (a probe while the speaker opens for a cue) crash the process. Every
-# open, close and probe the daemon makes goes through this lock, one at a time.
+# executor threads (a probe while the speaker opens for a cue) crash the process. Every open,
+# close and probe the daemon makes goes through this lock, one at a time; a probe in a child
+# process too, so that its scan never holds a device the daemon is opening.
 _LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
     weakref.WeakKeyDictionary()
 )
+
+#: A probe not answered by then (a sound server that hangs) counts as failed.
+PROBE_TIMEOUT_S = 30.0
 
 
 def portaudio_lock() -> asyncio.Lock:
@@ -96,31 +101,54 @@ def portaudio_lock() -> asyncio.Lock:
     return lock
 
 
-async def _probe(pattern: str, *, input: bool) -> bool:
-    """Whether a device could be opened now. A fresh PortAudio scan, off the loop, so a
-    replugged USB device is seen."""
+async def _probe(pattern: str, *, input: bool, apart: bool) -> bool:
+    """Whether a device could be opened now: a fresh PortAudio scan, so that a replugged USB
+    device is seen. ``apart``: in a child process, since a scan leaves ~2 MB behind in the
+    process that makes it (booth.audio.presence); else in this one, off the loop (~5 ms of CPU
+    here against ~70 for a child)."""
+    from booth.audio import devices, presence
 
-    def scan() -> bool:
-        from booth.audio import devices
-
-        pa = devices.open_portaudio()
-        try:
-            devices.select_device(pa, pattern, input=input)
-        except BoothError:
-            return False
-        finally:
-            devices.terminate(pa)
-        return True
+    def scan_here() -> bool:
+        with devices.portaudio() as pa:
+            return presence.there(pa, pattern, input=input)
 
     async with portaudio_lock():
-        return await asyncio.get_running_loop().run_in_executor(None, scan)
+        if apart:
+            return (await _scan_in_child([(pattern, input)]))[0]
+        return await asyncio.get_running_loop().run_in_executor(None, scan_here)
 
 
-def _lean_alsa(cfg: AudioSection) -> None:
-    """Before PortAudio's first scan: ALSA without the plugin PCMs these devices don't need."""
-    from booth.audio import alsaconf
+async def _scan_in_child(wanted: list[tuple[str, bool]]) -> list[bool]:
+    """booth.audio.presence's answers; RuntimeError when the child fails (its last line of
+    stderr), TimeoutError when it does not answer."""
+    from booth.audio import presence
+
+    child = await asyncio.create_subprocess_exec(
+        *presence.command(wanted),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT_S):
+            out, err = await child.communicate()
+    finally:
+        if child.returncode is None:  # timed out, or cancelled (the daemon stopping)
+            child.kill()
+            await child.wait()
+    if child.returncode != 0:
+        last = err.decode(errors="replace").strip().splitlines()[-1:] or [""]
+        raise RuntimeError(f"device probe exited with {child.returncode}: {last[0]}")
+    return presence.parse(out, len(wanted))
+
+
+def _prepare(cfg: AudioSection) -> None:
+    """Before PortAudio's first scan: ALSA without the plugin PCMs these devices don't need,
+    and PyAudio loaded (PortAudio starts only when a call opens a stream)."""
+    from booth.audio import alsaconf, devices
 
     alsaconf.install((cfg.input_device, cfg.output_device))
+    devices.load_portaudio()
 
 
 def devices_for(config: Config) -> tuple[PyAudioMic, PyAudioSpeaker]:
@@ -144,7 +172,7 @@ class PyAudioMic:
         from booth.audio.factory import capture_from_config
 
         self.cfg = cfg
-        _lean_alsa(cfg)
+        _prepare(cfg)
         # DC block, gain and the optional webrtc noise suppression all come from [audio].
         self.capture = capture_from_config(cfg, **capture_kw)
 
@@ -166,8 +194,8 @@ class PyAudioMic:
             async with portaudio_lock():
                 await self.capture.stop()
 
-    async def available(self) -> bool:
-        return await _probe(self.cfg.input_device, input=True)
+    async def available(self, *, apart: bool = False) -> bool:
+        return await _probe(self.cfg.input_device, input=True, apart=apart)
 
 
 class PyAudioSpeaker:
@@ -177,7 +205,7 @@ class PyAudioSpeaker:
         from booth.audio.factory import playback_from_config
 
         self.cfg = cfg
-        _lean_alsa(cfg)
+        _prepare(cfg)
         self.playback = playback_from_config(cfg, **playback_kw)
 
     async def open(self) -> None:
@@ -220,5 +248,5 @@ class PyAudioSpeaker:
     def underruns(self) -> int:
         return int(self.playback.stats.underruns)
 
-    async def available(self) -> bool:
-        return await _probe(self.cfg.output_device, input=False)
+    async def available(self, *, apart: bool = False) -> bool:
+        return await _probe(self.cfg.output_device, input=False, apart=apart)

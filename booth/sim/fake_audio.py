@@ -30,6 +30,7 @@ class FakeMic:
         self.speaking = False
         self.is_open = False
         self.opens = 0
+        self.probes: list[bool] = []  # each probe's ``apart``
         self.lost = False
         self.listening = True
         self._pending = bytearray()
@@ -71,7 +72,8 @@ class FakeMic:
     async def close(self) -> None:
         self.is_open = False
 
-    async def available(self) -> bool:
+    async def available(self, *, apart: bool = False) -> bool:
+        self.probes.append(apart)
         return self.present
 
     def listen(self, on: bool) -> None:
@@ -84,6 +86,7 @@ class FakeSpeaker:
         self.is_open = False
         self.audio = bytearray()  # everything played: persona voice and cues
         self.cues = 0
+        self.probes: list[bool] = []  # each probe's ``apart``
         self.flushes = 0
         self.turns_ended = 0
         self.underruns = 0
@@ -120,5 +123,6 @@ class FakeSpeaker:
     async def close(self) -> None:
         self.is_open = False
 
-    async def available(self) -> bool:
+    async def available(self, *, apart: bool = False) -> bool:
+        self.probes.append(apart)
         return self.present

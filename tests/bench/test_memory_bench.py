@@ -12,7 +12,7 @@ def test_the_daemon_loads_nothing_it_must_not_and_every_step_is_measured() -> No
     assert result["forbidden"] == []
     assert [s["step"] for s in result["steps"]] == ["python", *(label for label, _ in memory.STEPS)]
     assert result["steps"][-1]["rss_mb"] > result["steps"][0]["rss_mb"] > 0
-    # Ready and idle (the daemon's imports and PortAudio's device probe): no WebSocket stack,
+    # Ready and idle (the daemon's imports and the device probe's child): no WebSocket stack,
     # no httpx, no session yet. The first call loads them.
     by_step = {s["step"]: s["lazy_loaded"] for s in result["steps"]}
     assert by_step["booth daemon (the rest)"] == by_step[memory.READY_STEP] == []

@@ -174,6 +174,10 @@ async def test_speaker_missing_at_boot_shows_the_error_and_still_reports_ready(
         assert not b.server.calls
         speaker.present = True
         await b.wait_state("idle")
+    # Checked apart from the daemon's process at start, in it while awaited (tests/audio/
+    # test_presence.py: what each means for the real devices).
+    assert speaker.probes[0] is True and len(speaker.probes) > 1
+    assert not any(speaker.probes[1:])
 
 
 async def test_wifi_drop_and_resume(tmp_path: Path) -> None:
