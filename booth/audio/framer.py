@@ -493,11 +493,10 @@ class Framer:
         self._gain = 10.0 ** (gain_db / 20.0)
         self._post_needed = dc_block or self._gain != 1.0
         self.stages = plan(in_rate, out_rate)
-        # The common case, which _feed takes the short way: mono, stages, no
-        # post-processing, and int16 results that are already the wire's byte order.
-        self._lean = (
-            channels == 1 and bool(self.stages) and not self._post_needed and _LITTLE_ENDIAN
-        )
+        # The common case, which _feed takes the short way: mono, stages, and int16 results
+        # that are already the wire's byte order (a DC blocker or gain too, for a block that
+        # makes exactly one frame: the mic's usual 20 ms).
+        self._lean = channels == 1 and bool(self.stages) and _LITTLE_ENDIAN
         self._runners = [_StageRunner(stage) for stage in self.stages]
         rate, delay = in_rate, 0.0
         for stage in self.stages:
@@ -591,6 +590,13 @@ class Framer:
             x = out[0]
         assert out is not None  # a lean framer has stages
         flat, _, low = out
+        if self._post_needed:
+            if self._out_fill or flat.size != self.frame_samples:
+                self._reserve_float(flat.size)[...] = flat  # as _resample does
+                return self._take_frames() if self._out_fill >= self.frame_samples else (b"", 0)
+            self._post_frame(flat)
+            self._frames_out += 1
+            return self._dc_low.tobytes(), 1
         np.add(flat, _MAGIC0, out=flat)  # _round_saturate, inline
         _clip(flat, _LO, _HI, out=flat)
         count, rest = divmod(low.size, self.frame_samples)
@@ -714,26 +720,30 @@ class Framer:
 
     def _post(self, frames: FloatArray, out: Int16Array) -> None:
         """DC blocker and gain on whole frames of unrounded outputs, rounded into ``out``."""
-        v = self._dc_buf
-        powers, inverse = self._dc_powers, self._dc_inverse
         for frame, dest in zip(frames, out, strict=True):
-            if self.dc_block:
-                # y[n] = x[n] - x[n-1] + a·y[n-1], solved for the whole frame at once:
-                # y[n] = a^n · (a·y0 + sum_{k<=n} a^-k · d[k]).
-                np.subtract(frame[1:], frame[:-1], out=v[1:])
-                v[0] = float(frame[0]) - self._dc_x
-                self._dc_x = float(frame[-1])
-                np.multiply(v, inverse, out=v)
-                np.cumsum(v, out=v)
-                v += _DC_POLE * self._dc_y
-                np.multiply(v, powers, out=v)
-                self._dc_y = float(v[-1])
-                if self._gain != 1.0:
-                    v *= self._gain
-            else:
-                np.multiply(frame, self._gain, out=v)
-            _round_saturate(v)
+            self._post_frame(frame)
             np.copyto(dest, self._dc_low)
+
+    def _post_frame(self, frame: FloatArray) -> None:
+        """DC blocker and gain on one frame of unrounded outputs; the rounded result is left
+        in ``self._dc_low``."""
+        v = self._dc_buf
+        if self.dc_block:
+            # y[n] = x[n] - x[n-1] + a·y[n-1], solved for the whole frame at once:
+            # y[n] = a^n · (a·y0 + sum_{k<=n} a^-k · d[k]).
+            np.subtract(frame[1:], frame[:-1], out=v[1:])
+            v[0] = float(frame[0]) - self._dc_x
+            self._dc_x = float(frame[-1])
+            np.multiply(v, self._dc_inverse, out=v)
+            np.cumsum(v, out=v)
+            v += _DC_POLE * self._dc_y
+            np.multiply(v, self._dc_powers, out=v)
+            self._dc_y = float(v[-1])
+            if self._gain != 1.0:
+                v *= self._gain
+        else:
+            np.multiply(frame, self._gain, out=v)
+        _round_saturate(v)
 
 
 def reference_resample(stages: tuple[Stage, ...], x: Int16Array) -> Int16Array:

@@ -62,7 +62,11 @@ class Playback:
         self.channels = 1
         self._pa: Any = None
         self._stream: Any = None
+        # _lock guards what the audio thread reads (the jitter buffer, _idle); _framer_lock the
+        # framer, which only the loop and open() use, so resampling a persona chunk never holds
+        # up a callback. Taken in that order: _framer_lock, then _lock.
         self._lock = threading.Lock()
+        self._framer_lock = threading.Lock()
         self._jitter = JitterBuffer(
             source_rate, prebuffer_ms, capacity_ms, confirm_underruns=confirm_underruns
         )
@@ -117,16 +121,20 @@ class Playback:
     def write(self, pcm16k: bytes) -> None:
         """Queue persona audio: s16le mono 16 kHz, any whole number of samples."""
         self._drained.clear()
-        with self._lock:
-            self._idle = False
+        with self._framer_lock:
             if self._framer is None:
                 # Not open yet: keep it at 16 kHz until open() knows the device rate.
-                self._early += pcm16k
+                with self._lock:
+                    self._idle = False
+                    self._early += pcm16k
                 return
-            position = self._jitter.speech_written
-            self._queue(self._framer.push_bytes(pcm16k))
-            if self.probe is not None:
-                self.probe.queued(pcm16k, position, time.monotonic())
+            pcm = self._framer.push_bytes(pcm16k)
+            with self._lock:
+                self._idle = False
+                position = self._jitter.speech_written
+                self._queue(pcm)
+                if self.probe is not None:
+                    self.probe.queued(pcm16k, position, time.monotonic())
 
     def _queue(self, pcm: bytes, *, cue: bool = False) -> None:
         if not pcm:
@@ -145,26 +153,31 @@ class Playback:
     def mark_end(self) -> None:
         """The turn is over: play out what is queued and do not count the drain as an
         underrun."""
-        with self._lock:
-            self._jitter.mark_end()  # first: running dry so far was the turn's end
-            self._queue(self._framer_tail())  # the filter's tail, which is audio of this turn …
-            self._jitter.mark_end()  # … so its end again
+        with self._framer_lock:
+            tail = self._framer_tail()  # the filter's tail, which is audio of this turn …
+            with self._lock:
+                self._jitter.mark_end()  # first: running dry so far was the turn's end
+                self._queue(tail)
+                self._jitter.mark_end()  # … so its end again
 
     def play_cue(self, pcm16k: bytes) -> None:
         """Play a sound cue through the same stream, after anything queued; persona speech
         that arrives while it plays is mixed over it instead of waiting for its end."""
         self._drained.clear()
-        with self._lock:
-            self._idle = False
-            if self._framer is None:
-                self._early += pcm16k
-                self._jitter.mark_end()
-                return
-            self._queue(self._framer.push_bytes(pcm16k) + self._framer_tail(), cue=True)
+        with self._framer_lock:
+            framer = self._framer
+            pcm = b"" if framer is None else framer.push_bytes(pcm16k) + self._framer_tail()
+            with self._lock:
+                self._idle = False
+                if framer is None:
+                    self._early += pcm16k
+                    self._jitter.mark_end()
+                    return
+                self._queue(pcm, cue=True)
 
     def flush(self) -> int:
         """Drop all queued audio now (barge-in, `interruption`). Returns samples dropped."""
-        with self._lock:
+        with self._framer_lock, self._lock:
             if self._framer is not None:
                 self._framer.reset()
             dropped = len(self._early) // 2
@@ -204,7 +217,7 @@ class Playback:
                 pa, dev, self.configured_rate or self.source_rate, input=False, channels=channels
             )
             block = rate * self.block_ms // 1000
-            with self._lock:
+            with self._framer_lock, self._lock:
                 # A fresh buffer per open: one stream, and one set of counters, per call.
                 self._jitter = JitterBuffer(
                     rate,

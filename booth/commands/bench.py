@@ -55,8 +55,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--calls",
         metavar="N",
         type=int,
-        help="pipeline only: N calls of 20 s each (CPU and RSS over the first) instead of a "
-        "60 s call and two of 20 s; 10 gives underruns and the latency tail something to show",
+        help="pipeline only: N calls of 20 s each (CPU and RSS over the first, latency over "
+        "the rest) instead of a 60 s call and three of 20 s; 10 gives underruns and the "
+        "latency tail something to show",
     )
     parser.set_defaults(func=run)
 
@@ -107,8 +108,8 @@ def run(args: argparse.Namespace) -> int:
     if (profile is not None or calls is not None) and target != "pipeline":
         print("booth bench: --profile and --calls are for the pipeline target", file=sys.stderr)
         return EX_USAGE
-    if calls is not None and calls < 1:
-        print("booth bench: --calls needs at least 1", file=sys.stderr)
+    if calls is not None and calls < 2:
+        print("booth bench: --calls needs at least 2 (CPU, then latency)", file=sys.stderr)
         return EX_USAGE
     if target != "all" and plot_dir is None:
         module = _load(target)

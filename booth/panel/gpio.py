@@ -152,8 +152,9 @@ class LedAnimator:
         self._clock = clock
         self.pattern: LedPattern = patterns.OFF
         self._since = clock()
-        self._changed = asyncio.Event()
         self._failed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._next_step: asyncio.TimerHandle | None = None
 
     @property
     def state(self) -> LedState:
@@ -166,7 +167,7 @@ class LedAnimator:
         self.pattern = pattern
         self._since = self._clock()
         self.render(self._since)
-        self._changed.set()
+        self._plan(self._since)
 
     def render(self, now: float) -> None:
         """Drive the LEDs to the current pattern's frame at ``now``."""
@@ -178,21 +179,33 @@ class LedAnimator:
                 log.exception("LED output failed; the booth carries on without LEDs")
                 self._failed = True
 
-    async def run(self) -> None:
-        """Animate on the loop: wake only when the pattern next changes (a blink's edge, a
-        breathe's next step: see ``Wave.next_change``), sleep while it is steady."""
-        while True:
-            self._changed.clear()
-            now = self._clock()
-            nxt = self.pattern.next_change(now - self._since)
-            if nxt is None:
-                await self._changed.wait()
-                continue
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(max(0.0, self._since + nxt - now)):
-                    await self._changed.wait()
-                    continue  # a new pattern: show() drew it; plan from it
-            self.render(self._clock())
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Animate on ``loop`` from now on."""
+        self._loop = loop
+        self._plan(self._clock())
+
+    def stop(self) -> None:
+        self._loop = None
+        self._plan(self._clock())
+
+    def _plan(self, now: float) -> None:
+        """One timer for the pattern's next change (a blink's edge, a breathe's next step:
+        see ``Wave.next_change``), none while it is steady: a step costs a timer callback,
+        not a task waking and a timeout raised."""
+        if self._next_step is not None:
+            self._next_step.cancel()
+            self._next_step = None
+        if self._loop is None:
+            return
+        nxt = self.pattern.next_change(now - self._since)
+        if nxt is not None:
+            self._next_step = self._loop.call_later(max(0.0, self._since + nxt - now), self._step)
+
+    def _step(self) -> None:
+        self._next_step = None
+        now = self._clock()
+        self.render(now)
+        self._plan(now)
 
 
 class Panel:
@@ -216,7 +229,6 @@ class Panel:
         self.leds = LedAnimator(leds or NoLeds(), clock)
         self.degraded = degraded  # why a part is missing, for the log and `booth doctor`
         self._on_button = on_button
-        self._task: asyncio.Task[None] | None = None
         self._timers: list[asyncio.TimerHandle] = []
 
     @property
@@ -227,8 +239,7 @@ class Panel:
         self.leds.show(pattern)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = self.loop.create_task(self.leds.run(), name="panel-leds")
+        self.leds.start(self.loop)
 
     def edge(self, pressed: bool, at: float) -> None:
         """A raw edge, on the loop thread."""
@@ -276,11 +287,7 @@ class Panel:
     async def close(self) -> None:
         for timer in self._timers:
             timer.cancel()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self.leds.stop()
         with contextlib.suppress(Exception):
             self.leds.output.apply({})
         self.leds.output.close()

@@ -50,6 +50,9 @@ _NO_PROXY: dict[str, Any] = (
     {"proxy": None} if "proxy" in inspect.signature(connect.__init__).parameters else {}
 )
 
+# The most a WebSocket frame adds to its payload: 2-10 bytes of header and a 4-byte mask.
+_FRAME_OVERHEAD = 14
+
 # Linux: ms a socket may hold unacknowledged data before the kernel drops the connection.
 TCP_USER_TIMEOUT = getattr(socket, "TCP_USER_TIMEOUT", 18)
 
@@ -246,8 +249,11 @@ class Link:
                 if self._probe is not None and isinstance(message, bytes):
                     self._probe.frame_sent(message, self._clock())
                 try:
-                    async with asyncio.timeout(self.settings.send_timeout):
+                    if self._cannot_block(len(message)):
                         await self._ws.send(message)
+                    else:
+                        async with asyncio.timeout(self.settings.send_timeout):
+                            await self._ws.send(message)
                 except TimeoutError:
                     self._kill("send stalled", dropped_at=self._clock())
                     return
@@ -260,6 +266,19 @@ class Link:
         except Exception:  # an adapter bug must end this link, not the loop
             log.exception("link writer failed")
             self._kill("writer failed", dropped_at=self._clock())
+
+    def _cannot_block(self, size: int) -> bool:
+        """Whether a send of ``size`` bytes cannot stall: on an open connection ``websockets``
+        waits only while asyncio's flow control has paused writing, which takes the transport's
+        buffer above its high-water mark and lasts until it drains to the low one. Below the
+        low mark even with this message, no timer is needed: a healthy link sends each frame
+        without one (a heap entry, task lookups, a cancellation); a backlogged or closing one
+        gets ``send_timeout``."""
+        transport = self._ws.transport
+        if transport.is_closing():
+            return False
+        low, _high = transport.get_write_buffer_limits()
+        return transport.get_write_buffer_size() + size + _FRAME_OVERHEAD <= low
 
     # ── receiving ───────────────────────────────────────────────────────────────
 

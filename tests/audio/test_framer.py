@@ -133,6 +133,23 @@ def test_chunking_invariance(
     assert got and all(len(f) == 640 for f in got)
 
 
+@pytest.mark.parametrize("rate", [48000, 44100])
+@pytest.mark.parametrize(("dc_block", "gain_db"), [(True, 0.0), (True, -6.0), (False, 12.0)])
+def test_steady_20ms_blocks_with_post_processing_match_the_whole(
+    rate: int, dc_block: bool, gain_db: float
+) -> None:
+    """The mic's usual blocks (one frame each, the short path) give the frames one push does,
+    also when an odd block in between sends them the long way for a while."""
+    whole = Framer(rate, dc_block=dc_block, gain_db=gain_db).push(SIGNAL.tobytes())
+    framer = Framer(rate, dc_block=dc_block, gain_db=gain_db)
+    block = rate // 50
+    cuts = [*range(0, 4 * block, block), 4 * block + 7, *range(5 * block + 7, SIGNAL.size, block)]
+    got: list[bytes] = []
+    for a, b in itertools.pairwise([*cuts, SIGNAL.size]):
+        got += framer.push(SIGNAL[a:b])
+    assert got == whole and len(got) == len(whole) > 5
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     rate=st.sampled_from([48000, 44100, 16000]),

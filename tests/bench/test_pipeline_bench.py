@@ -39,7 +39,7 @@ def test_pipeline_bench_runs_end_to_end_and_prints_its_keys(
 ) -> None:
     level = logging.getLogger("booth").level
     code = pipeline.run(
-        as_json=True, call_s=1.0, calls=2, cpu_s=1.0, ready_repeats=1, profile=tmp_path / "prof"
+        as_json=True, call_s=1.0, calls=3, cpu_s=1.0, ready_repeats=1, profile=tmp_path / "prof"
     )
     assert code == 0
     assert logging.getLogger("booth").level == level  # quieted for the run only

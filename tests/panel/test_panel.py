@@ -276,6 +276,24 @@ async def test_led_animation_runs_on_the_loop(factory: Any) -> None:
     await panel.close()
 
 
+async def test_the_animator_keeps_one_timer_and_none_for_a_steady_pattern(factory: Any) -> None:
+    loop = asyncio.get_running_loop()
+    panel = open_panel(PanelSection(), loop, lambda e: None, factory=factory)
+    panel.start()
+    leds = panel.leds
+    panel.show(patterns.RECONNECTING)  # a blink: its next edge is due
+    first = leds._next_step
+    assert first is not None and not first.cancelled()
+    panel.show(patterns.PERSONA_SPEAKING)  # a new pattern replaces the pending step
+    assert first.cancelled() and leds._next_step is not None
+    panel.show(patterns.TALKING)  # solid: nothing to wake for
+    assert leds._next_step is None
+    panel.show(patterns.IDLE)
+    pending = leds._next_step
+    await panel.close()
+    assert pending is not None and pending.cancelled() and leds._next_step is None
+
+
 async def test_no_leds_mode_still_has_a_button(factory: Any) -> None:
     h = await make(factory, leds=LedSection(mode="none"))
     h.panel.show(patterns.TALKING)

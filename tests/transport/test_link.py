@@ -54,6 +54,36 @@ async def test_oversize_inbound_message_closes_the_link() -> None:
         await link.close()
 
 
+async def _deaf(ws: ServerConnection) -> None:
+    """A peer that stops reading after the first message: the booth's sends back up."""
+    await ws.recv()
+    ws.transport.pause_reading()
+    await ws.wait_closed()
+
+
+async def test_a_peer_that_stops_reading_drops_frames_then_stalls_a_send() -> None:
+    settings = LinkSettings(silence_timeout=None, ping_interval=None, send_timeout=0.5)
+    async with serve(_deaf, "127.0.0.1", 0, close_timeout=0.1) as server:
+        port = server.sockets[0].getsockname()[1]
+        link = await Link.open(f"ws://127.0.0.1:{port}/", settings)
+        link.send_text("{}")
+        frame = b"\x01\x00" * 8000  # larger than real frames: the kernel's buffers fill sooner
+        try:
+            # Frames go while the socket takes them; once its buffer backs up past the guard
+            # they are dropped, not queued without end.
+            while link.send_audio(frame):
+                await asyncio.sleep(0)
+            assert link.frames_dropped == 1
+            assert link.write_buffer_size() > settings.write_guard
+            # A control message is never dropped: its send waits for room, and gives up
+            # after send_timeout, killing the link.
+            assert link.send_text("x" * (64 * 1024))
+            with pytest.raises(LinkClosed, match="send stalled"):
+                await link.recv()
+        finally:
+            await link.close()
+
+
 async def test_plain_ws_off_loopback_is_refused() -> None:
     with pytest.raises(LinkError, match="wss"):
         await Link.open("ws://voice.example.com/ws")
