@@ -1,15 +1,20 @@
-"""Microphone capture: PortAudio callback mode in, 20 ms 16 kHz frames out on the event loop.
+"""Microphone capture: PortAudio blocking reads on a thread of ours, 20 ms 16 kHz frames out on
+the event loop.
 
-PortAudio calls back on its own thread. That thread only resamples and frames (tens of
-microseconds a block) and hands a block's finished frames to the loop with one
-``loop.call_soon_threadsafe``; nothing here ever blocks the loop or the audio thread. On the
-loop they go to a queue (``get()``) or, while a consumer ``stream()``s them, straight to it
-within that one wake-up (no task switch per frame). Each frame carries the monotonic time its
-first sample reached the microphone, so the pipeline bench can measure mic-to-wire latency.
+A Python thread of our own reads the stream in PortAudio's blocking mode (``stream.read``
+releases the GIL while it waits). It is not callback mode because PyAudio wraps every callback
+in ``PyGILState_Ensure``/``Release`` on PortAudio's thread, which has no Python thread state of
+its own: each callback made and freed one (a fresh frame stack mapped and unmapped each time),
+about a quarter of that thread's CPU. The reader only resamples and frames (tens of microseconds
+a block) and hands a block's finished frames to the loop with one ``loop.call_soon_threadsafe``;
+nothing here ever blocks the loop. On the loop they go to a queue (``get()``) or, while a
+consumer ``stream()``s them, straight to it within that one wake-up (no task switch per frame).
+Each frame carries the monotonic time its first sample reached the microphone, so the pipeline
+bench can measure mic-to-wire latency.
 
-A stream that reports an error, stops on its own, or stops calling back for
-``stall_timeout`` seconds is reported as MIC_DEVICE_DISCONNECTED. ``start()`` after that
-reopens (with a fresh device scan, so a replugged USB mic is picked up).
+A read that fails, or a device that delivers nothing for ``stall_timeout`` seconds, is reported
+as MIC_DEVICE_DISCONNECTED. ``start()`` after that reopens (with a fresh device scan, so a
+replugged USB mic is picked up).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any, NamedTuple
 
 from booth.audio import devices
 from booth.audio.framer import Framer
+from booth.audio.reader import BlockReader
 from booth.errors import BoothError, ErrorCode
 
 log = logging.getLogger(__name__)
@@ -40,13 +46,18 @@ class CapturedFrame(NamedTuple):
     seq: int  # frame number since start()
 
 
+#: How long a stop waits for the reader to leave its read (one block is 20 ms). A reader stuck
+#: longer (a stalled device) is left to close the stream itself when its read returns.
+JOIN_TIMEOUT = 1.0
+
+
 @dataclass
 class CaptureStats:
-    callbacks: int = 0
+    blocks: int = 0  # device reads
     frames: int = 0
     dropped_frames: int = 0  # consumer too slow: oldest frames dropped
-    input_overflows: int = 0  # PortAudio reported lost input (paInputOverflow)
-    callback_errors: int = 0
+    input_overflows: int = 0  # PortAudio reported lost input (paInputOverflowed)
+    block_errors: int = 0  # blocks that failed to frame
     consumer_errors: int = 0  # frames a consumer (stream() or on_frame) raised on
 
 
@@ -94,15 +105,13 @@ class Capture:
         self.device: devices.DeviceInfo | None = None
         self.rate = 0
         self.error: BoothError | None = None
-        self._pa: Any = None
-        self._stream: Any = None
+        self._reader: BlockReader | None = None
         self._framer: Framer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._lock = threading.Lock()
-        self._last_callback = 0.0
-        #: Native id of PortAudio's callback thread (for per-thread CPU figures).
-        self.callback_thread: int | None = None
+        #: Native id of the thread that reads the device (for per-thread CPU figures).
+        self.audio_thread: int | None = None
         self._in_index = 0
         self._paused = False
         self._restart = False
@@ -208,7 +217,7 @@ class Capture:
                 self._paused = False
                 self._restart = True
 
-    # -- PortAudio side (worker / audio threads) ----------------------------------------
+    # -- PortAudio side (worker / reader threads) ---------------------------------------
 
     def _open(self) -> None:
         import pyaudio
@@ -234,65 +243,79 @@ class Capture:
             self._framer_base = self._seq = 0
             self._restart = False
             self._anchors.clear()
-            self._last_callback = time.monotonic()
+            frames = rate * self.block_ms // 1000
+            params: dict[str, Any] = {
+                "format": pyaudio.paInt16,
+                "channels": channels,
+                "rate": rate,
+                "input": True,
+                "input_device_index": dev.index,
+                "frames_per_buffer": frames,
+            }
             try:
-                stream = pa.open(
-                    format=pyaudio.paInt16,
-                    channels=channels,
-                    rate=rate,
-                    input=True,
-                    input_device_index=dev.index,
-                    frames_per_buffer=rate * self.block_ms // 1000,
-                    stream_callback=self._callback,
-                )
+                stream = pa.open(**params)  # blocking mode: no stream_callback
             except (OSError, ValueError) as exc:
                 raise devices.map_open_error(exc, input=True, device=dev.name) from None
         except BaseException:
-            pa.terminate()
+            devices.terminate(pa)
             raise
-        self._pa, self._stream, self.device, self.rate = pa, stream, dev, rate
+        reader = BlockReader(
+            pa,
+            stream,
+            lambda: pa.open(**params),
+            frames=frames,
+            rate=rate,
+            on_block=self._block,
+            on_overflow=self._overflowed,
+            on_error=self._read_failed,
+        )
+        # Known before it runs: a read that fails at once is reported against this stream.
+        self._reader, self.device = reader, dev
+        try:
+            reader.start()
+        except BaseException:
+            self._reader = None
+            reader.release(0.0)  # never started: closes the stream and its PortAudio here
+            raise
+        self.audio_thread = reader.native_id
         log.info("mic open: %s at %d Hz, %d channel(s)", dev.name, rate, channels)
 
     def _close(self) -> None:
-        stream, pa = self._stream, self._pa
-        self._stream = self._pa = None
-        devices.close_stream(stream, pa)
+        reader, self._reader = self._reader, None
+        if reader is not None and not reader.release(JOIN_TIMEOUT):
+            log.warning(
+                "microphone %r: the read did not return within %.1f s; "
+                "its stream will be closed when it does",
+                self.device.name if self.device else "?",
+                JOIN_TIMEOUT,
+            )
 
-    def _callback(self, data: bytes | None, frame_count: int, time_info: Any, status: int) -> Any:
-        import pyaudio
+    def _overflowed(self) -> None:
+        self.stats.input_overflows += 1
 
+    def _read_failed(self, reader: BlockReader, reason: str) -> None:
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # loop closed during shutdown
+                loop.call_soon_threadsafe(self._lost, reader, reason)
+
+    def _block(self, data: bytes, first: float) -> None:
+        """A block read from the device, its first sample captured at ``first``."""
+        self.stats.blocks += 1
         try:
-            self._on_block(data, frame_count, time_info, status)
+            self._frame(data, first)
         except Exception:
-            # An exception escaping into PyAudio would stop the stream silently.
-            self.stats.callback_errors += 1
-            if self.stats.callback_errors == 1:
-                log.exception("capture callback failed")
-        return (None, pyaudio.paContinue)
+            # Said once: a framing bug must not flood the journal, and the mic goes on.
+            self.stats.block_errors += 1
+            if self.stats.block_errors == 1:
+                log.exception("capture block failed")
 
-    def _on_block(self, data: bytes | None, frame_count: int, time_info: Any, status: int) -> None:
-        import pyaudio
-
-        now = time.monotonic()
-        self._last_callback = now
-        self.stats.callbacks += 1
-        self.callback_thread = threading.get_native_id()
-        if status & pyaudio.paInputOverflow:
-            self.stats.input_overflows += 1
+    def _frame(self, data: bytes, first: float) -> None:
         framer = self._framer
         loop = self._loop
-        if framer is None or loop is None or data is None:
+        if framer is None or loop is None:
             return
-        # When the block's first sample hit the ADC: PortAudio's estimate if it gave one,
-        # else "the block just filled".
-        first = now - frame_count / self.rate
-        if time_info:
-            adc = time_info.get("input_buffer_adc_time", 0.0)
-            cur = time_info.get("current_time", 0.0)
-            if adc > 0.0 and cur >= adc and cur - adc < 1.0:
-                # A block of frame_count samples cannot have started later than that long
-                # ago: some ALSA plugins report no capture delay (adc == current time).
-                first = min(first, now - (cur - adc))
+        frame_count = len(data) // (2 * framer.channels)
         with self._lock:
             self._anchors.append((self._in_index, first))
             block_start = self._in_index
@@ -362,23 +385,24 @@ class Capture:
         interval = min(0.25, self.stall_timeout / 3)
         while self._running:
             await asyncio.sleep(interval)
-            stream = self._stream
-            silent_for = time.monotonic() - self._last_callback
-            reason = ""
-            if stream is None:
-                reason = "the stream is gone"
-            elif not stream.is_active():
-                reason = "the stream stopped (device error or unplugged)"
-            elif silent_for > self.stall_timeout:
-                reason = f"no audio from the device for {silent_for:.1f} s"
-            if reason:
-                self._fail(
-                    BoothError(
-                        ErrorCode.MIC_DEVICE_DISCONNECTED,
-                        f"microphone {self.device.name if self.device else '?'!r}: {reason}",
-                    )
-                )
+            reader = self._reader
+            if reader is None:
+                self._fail(self._disconnected("the stream is gone"))
                 return
+            silent_for = time.monotonic() - reader.last_read
+            if silent_for > self.stall_timeout:
+                self._fail(self._disconnected(f"no audio from the device for {silent_for:.1f} s"))
+                return
+
+    def _lost(self, reader: BlockReader, reason: str) -> None:
+        if reader is self._reader and self._running:  # not an earlier, released stream's
+            self._fail(self._disconnected(f"the read failed ({reason})"))
+
+    def _disconnected(self, reason: str) -> BoothError:
+        return BoothError(
+            ErrorCode.MIC_DEVICE_DISCONNECTED,
+            f"microphone {self.device.name if self.device else '?'!r}: {reason}",
+        )
 
     def _fail(self, error: BoothError) -> None:
         self.error = error

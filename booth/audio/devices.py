@@ -11,6 +11,7 @@ import contextlib
 import ctypes
 import os
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ PA_INVALID_SAMPLE_RATE = -9997
 PA_INVALID_DEVICE = -9996
 PA_UNANTICIPATED_HOST_ERROR = -9999
 PA_DEVICE_UNAVAILABLE = -9985
+PA_INPUT_OVERFLOWED = -9981
 PA_NO_DEFAULT_DEVICE = -9996
 
 
@@ -101,6 +103,11 @@ def load_portaudio() -> None:
     quiet_native_logs()
 
 
+# Pa_Initialize and Pa_Terminate are not thread-safe, and a capture stream may be released
+# from its own reader thread (booth.audio.capture): every instance is made and ended under this.
+_INIT_LOCK = threading.Lock()
+
+
 def open_portaudio(*, quiet: bool = True) -> Any:
     """A fresh ``pyaudio.PyAudio`` (Pa_Initialize: a new device scan); ``quiet``: with the C
     libraries' probe noise kept off stderr (:func:`quiet_native_logs`)."""
@@ -110,7 +117,8 @@ def open_portaudio(*, quiet: bool = True) -> Any:
         quiet_native_logs()
     # Never let PortAudio's JACK probe start a JACK server on a booth.
     os.environ.setdefault("JACK_NO_START_SERVER", "1")
-    return pyaudio.PyAudio()
+    with _INIT_LOCK:
+        return pyaudio.PyAudio()
 
 
 @contextlib.contextmanager
@@ -119,6 +127,12 @@ def portaudio(*, quiet: bool = True) -> Iterator[Any]:
     try:
         yield pa
     finally:
+        terminate(pa)
+
+
+def terminate(pa: Any) -> None:
+    """End a ``pyaudio.PyAudio`` (closing its streams); the last one ends PortAudio."""
+    with _INIT_LOCK:
         pa.terminate()
 
 
@@ -130,7 +144,7 @@ def close_stream(stream: Any, pa: Any) -> None:
         with contextlib.suppress(OSError):
             stream.close()
     if pa is not None:
-        pa.terminate()
+        terminate(pa)
 
 
 def list_devices(pa: Any) -> list[DeviceInfo]:
@@ -255,11 +269,16 @@ def permission_problem() -> str:
     return ""
 
 
+def portaudio_error_code(exc: BaseException) -> int | None:
+    """The PaErrorCode in PyAudio's OSError (its args hold the text and the code)."""
+    return next((a for a in getattr(exc, "args", ()) if isinstance(a, int)), None)
+
+
 def portaudio_error_text(exc: BaseException) -> str:
     """ "PortAudio error -9996: Invalid device" from PyAudio's OSError(text, code)."""
     args = getattr(exc, "args", ())
     text = next((a for a in args if isinstance(a, str)), str(exc))
-    code = next((a for a in args if isinstance(a, int)), None)
+    code = portaudio_error_code(exc)
     return f"PortAudio error {code}: {text}" if code is not None else f"PortAudio: {text}"
 
 

@@ -78,7 +78,7 @@ class Playback:
         self._idle = True  # callback side: nothing queued or playing
         self.callbacks = 0
         #: Native id of PortAudio's callback thread (for per-thread CPU figures).
-        self.callback_thread: int | None = None
+        self.audio_thread: int | None = None
         self.probe: PlaybackProbe | None = None  # a bench's timing hooks
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -252,10 +252,10 @@ class Playback:
             except (OSError, ValueError) as exc:
                 raise devices.map_open_error(exc, input=False, device=dev.name) from None
         except BoothError:
-            pa.terminate()
+            devices.terminate(pa)
             raise
         except Exception as exc:
-            pa.terminate()
+            devices.terminate(pa)
             raise BoothError(
                 ErrorCode.AUDIO_PLAYBACK_BLOCKED, f"cannot open the speaker: {exc}"
             ) from None
@@ -271,7 +271,7 @@ class Playback:
         import pyaudio
 
         self.callbacks += 1
-        self.callback_thread = threading.get_native_id()
+        self.audio_thread = threading.get_native_id()
         with self._lock:
             out = self._jitter.read(frame_count)
             if self.probe is not None:

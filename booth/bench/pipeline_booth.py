@@ -195,8 +195,9 @@ def _session_factory(config: Config, key: Secret, proxy_port: int) -> Any:
 
 class Profiler:
     """``--profile``: cProfile per thread role over the measured call (the loop's own profile;
-    the capture and playback callbacks each through a wrapper, as PortAudio's threads are not
-    Python's and cannot be profiled from outside)."""
+    capture's per-block work and the playback callback each through a wrapper: PortAudio's
+    callback thread is not Python's, and a per-block wrapper leaves out the capture reader's
+    time waiting in the device read)."""
 
     def __init__(self, out_dir: Path | None) -> None:
         self.out_dir = out_dir
@@ -298,8 +299,8 @@ async def one_call(
     roles = ThreadRoles()
     capture, playback = app.mic.capture, app.speaker.playback  # type: ignore[attr-defined]
     for role, device in (("capture", capture), ("playback", playback)):
-        if device.callback_thread is not None:
-            roles.mark(role, device.callback_thread)
+        if device.audio_thread is not None:
+            roles.mark(role, device.audio_thread)
     meter = CpuMeter(roles, start_wall)
     if measure_resources:
         PROFILER.start_loop()
@@ -396,7 +397,7 @@ async def main(plan: dict[str, Any]) -> dict[str, Any]:
         factory = MockFactory(pin_class=MockPWMPin)
         mic, speaker = TimedMic(config.audio), PyAudioSpeaker(config.audio)
         capture, playback = mic.capture, speaker.playback
-        capture._callback = PROFILER.wrap("capture", capture._callback)  # type: ignore[method-assign]
+        capture._block = PROFILER.wrap("capture", capture._block)  # type: ignore[method-assign]
         playback._callback = PROFILER.wrap("playback", playback._callback)  # type: ignore[method-assign]
         app = BoothApp(
             config,

@@ -62,6 +62,8 @@ class AlsaFileDevices:
     _fds: list[int] = field(default_factory=list)
     #: Paced mode: while set, the capture pipe gets nothing (a mic that went dead).
     capture_stalled: threading.Event = field(default_factory=threading.Event)
+    #: Paced mode: set once the feeder has seen ``capture_stalled`` and writes nothing more.
+    capture_parked: threading.Event = field(default_factory=threading.Event)
 
     def finish(self) -> None:
         """Stop the pacers and let every played byte reach ``output_path`` (idempotent).
@@ -101,6 +103,17 @@ class AlsaFileDevices:
                 return True
             time.sleep(0.01)
         return False
+
+
+def blocked_in_pipe_read(native_id: int) -> bool:
+    """Whether that thread of this process sleeps in a pipe read (Linux: its ``wchan``). With
+    the paced capture stalled and parked, a capture reader found there is inside a device read
+    that cannot return until the feeder writes again."""
+    try:
+        wchan = Path(f"/proc/self/task/{native_id}/wchan").read_text()
+    except OSError:
+        return False
+    return "pipe_read" in wchan  # pipe_read, or anon_pipe_read on newer kernels
 
 
 def read_pcm(source: Path | bytes | np.ndarray) -> bytes:
@@ -253,9 +266,11 @@ def run_pacers(devs: AlsaFileDevices, cap_w: int, out_r: int, pcm: bytes, loop: 
         # After the source runs out, keep the mic "live" with silence, like a real one.
         while not devs._stop.is_set():
             if devs.capture_stalled.is_set():
+                devs.capture_parked.set()
                 devs._stop.wait(0.01)
                 start = time.monotonic() - sent / bytes_per_sec
                 continue
+            devs.capture_parked.clear()
             at = sent % len(pcm) if loop and len(pcm) >= chunk else sent
             block = pcm[at : at + chunk] if at < len(pcm) else bytes(chunk)
             block = block.ljust(chunk, b"\0")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +18,7 @@ from booth.audio.capture import Capture, CapturedFrame
 from booth.audio.framer import Framer
 from booth.audio.playback import Playback
 from booth.errors import BoothError, ErrorCode
-from tests.support.alsa import alsa_file_devices, find_signal
+from tests.support.alsa import AlsaFileDevices, alsa_file_devices, blocked_in_pipe_read, find_signal
 
 
 def make_signal(rate: int, seconds: float, seed: int) -> np.ndarray:
@@ -66,7 +68,19 @@ async def _drain_until_error(capture: Capture) -> None:
         await asyncio.wait_for(capture.get(), 5)
 
 
-async def test_stalled_mic_is_disconnected_then_reopens(tmp_path: Path) -> None:
+def reader_of(capture: Capture) -> threading.Thread:
+    """The thread that reads the device (found by the native id the capture gives benches)."""
+    return next(t for t in threading.enumerate() if t.native_id == capture.audio_thread)
+
+
+async def stuck_in_a_read(devs: AlsaFileDevices, reader: threading.Thread) -> None:
+    """Until the stalled device has nothing more to give and the reader waits for it."""
+    assert reader.native_id is not None
+    while not (devs.capture_parked.is_set() and blocked_in_pipe_read(reader.native_id)):
+        await asyncio.sleep(0.005)  # waits for the device, not for time
+
+
+async def test_stalled_mic_is_disconnected_released_then_reopens(tmp_path: Path) -> None:
     signal = make_signal(16000, 0.5, 1)
     with alsa_file_devices(tmp_path, signal, rate=16000, paced=True) as devs:
         errors: list[BoothError] = []
@@ -74,18 +88,56 @@ async def test_stalled_mic_is_disconnected_then_reopens(tmp_path: Path) -> None:
         await capture.start()
         try:
             await asyncio.wait_for(capture.get(), 5)
+            reader = reader_of(capture)
             devs.capture_stalled.set()  # the mic stops delivering, as if unplugged
             with pytest.raises(BoothError) as err:
                 await _drain_until_error(capture)
             assert err.value.code == ErrorCode.MIC_DEVICE_DISCONNECTED
             assert errors and errors[0].code == ErrorCode.MIC_DEVICE_DISCONNECTED
             assert not capture.running
+            assert reader.is_alive()  # reported while its read still waits for the device
             devs.capture_stalled.clear()  # plugged back in
+            # The read returns, the reader sees it was stopped and ends: the stream is released.
+            await asyncio.wait_for(asyncio.to_thread(reader.join), 5)
             await asyncio.wait_for(capture.start(), 10)
             frame = await asyncio.wait_for(capture.get(), 5)
             assert len(frame.pcm) == 640
+            assert reader_of(capture) is not reader
         finally:
             await capture.stop()
+
+
+async def test_stop_while_a_read_is_blocked_leaves_the_stream_to_its_reader(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stop cannot wait for a read that may never return, and must not close the stream
+    under it: it returns after a bounded wait, and the reader closes the stream when its read
+    comes back."""
+    caplog.set_level(logging.INFO, logger="booth.audio")
+    signal = make_signal(16000, 2.0, 14)
+    with alsa_file_devices(tmp_path, signal, rate=16000, paced=True) as devs:
+        capture = Capture(devs.capture_name, rate=16000, stall_timeout=600.0)
+        await capture.start()
+        try:
+            await asyncio.wait_for(capture.get(), 5)
+            reader = reader_of(capture)
+            devs.capture_stalled.set()
+            await asyncio.wait_for(stuck_in_a_read(devs, reader), 5)
+            await asyncio.wait_for(capture.stop(), 10)
+            assert not capture.running
+            assert reader.is_alive()  # still inside its read, the stream still open
+            assert "its stream will be closed when it does" in caplog.text
+            assert "closed when its read returned" not in caplog.text
+            devs.capture_stalled.clear()
+            await asyncio.wait_for(asyncio.to_thread(reader.join), 5)
+            assert "closed when its read returned" in caplog.text
+            await asyncio.wait_for(capture.start(), 10)  # the device opens again
+            frames = [await asyncio.wait_for(capture.get(), 5) for _ in range(5)]
+        finally:
+            devs.capture_stalled.clear()
+            await capture.stop()
+    assert [len(f.pcm) for f in frames] == [640] * 5
+    assert capture.stats.block_errors == 0
 
 
 async def test_missing_mic_is_no_mic_available(tmp_path: Path) -> None:
@@ -302,8 +354,8 @@ async def test_paused_capture_frames_nothing_then_restarts_on_a_block(tmp_path: 
     block = 960
 
     async def callbacks_pass(capture: Capture, n: int) -> None:
-        target = capture.stats.callbacks + n
-        while capture.stats.callbacks < target:  # waits for the device, not for time
+        target = capture.stats.blocks + n
+        while capture.stats.blocks < target:  # waits for the device, not for time
             await asyncio.sleep(0.005)
 
     with alsa_file_devices(tmp_path, signal, rate=48000, paced=True) as devs:

@@ -70,7 +70,7 @@ def test_pipeline_bench_runs_end_to_end_and_prints_its_keys(
         "capture.prof",
         "playback.prof",
     }
-    assert any("_on_block" in row["function"] for row in result["profile"]["capture"])
+    assert any("(_frame)" in row["function"] for row in result["profile"]["capture"])
     table = pipeline.render_table(result)
     assert "mic-to-wire p99" in table and "READY=1" in table
     try:

@@ -6,6 +6,7 @@ from booth.sim.alsa_devices import (
     STOCK_CONFIG,
     AlsaFileDevices,
     alsa_file_devices,
+    blocked_in_pipe_read,
     find_signal,
     read_pcm,
 )
@@ -15,6 +16,7 @@ __all__ = [
     "STOCK_CONFIG",
     "AlsaFileDevices",
     "alsa_file_devices",
+    "blocked_in_pipe_read",
     "find_signal",
     "read_pcm",
 ]
