@@ -195,9 +195,11 @@ async def _measure(
         "cpu_pct": resources.get("cpu_pct"),
         "pacer_cpu_pct": resources.get("pacer_cpu_pct"),
         "cpu_by_role_pct": _roles(resources),
+        "wakeups_per_s_by_role": _roles(resources, "_wakeups_per_s"),
         "floor": {
             "cpu_pct": floor.get("cpu_pct"),
             "cpu_by_role_pct": _roles(floor),
+            "wakeups_per_s_by_role": _roles(floor, "_wakeups_per_s"),
             "rss_mb": floor.get("rss_mb_max"),
             "seconds": floor.get("seconds"),
         },
@@ -254,13 +256,14 @@ def _note_proxy_gaps(underruns: list[dict[str, Any]], released: list[float]) -> 
         entry["proxy_gap_ms"] = 1000 * max(gaps, default=0.0)
 
 
-def _roles(figures: dict[str, Any]) -> dict[str, float]:
-    """CPU % per thread role (loop, capture, playback, other) from a child's figures."""
+def _roles(figures: dict[str, Any], suffix: str = "_pct") -> dict[str, float]:
+    """A figure per thread role (loop, capture, playback, other) from a child's figures: CPU %
+    by default, or the one named by ``suffix`` (``_wakeups_per_s``)."""
     return {
-        key[: -len("_pct")]: value
+        key[: -len(suffix)]: value
         for key, value in figures.items()
-        if key.endswith("_pct")
-        and key not in ("cpu_pct", "pacer_cpu_pct")
+        if key.endswith(suffix)
+        and key not in ("cpu_pct", "pacer_cpu_pct", "pacers_wakeups_per_s")
         and isinstance(value, int | float)
     }
 
@@ -368,6 +371,15 @@ def table_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 "",
             )
             for role, pct in result["cpu_by_role_pct"].items()
+        ),
+        *(
+            (
+                f"  {role}: wake-ups a second, booth / floor",
+                f"{count:.0f} / {num(result['floor']['wakeups_per_s_by_role'].get(role), 0)}",
+                "",
+                "",
+            )
+            for role, count in result["wakeups_per_s_by_role"].items()
         ),
         (
             "RSS during the call, max (MB)",

@@ -50,6 +50,21 @@ def thread_cpu() -> dict[int, float]:
     return out
 
 
+def thread_sleeps() -> dict[int, int]:
+    """Times each thread blocked (voluntary context switches: a wait for I/O, a timer, a lock
+    or the GIL) per thread id: what waking it up cost the kernel and the caches."""
+    out: dict[int, int] = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            status = (task / "status").read_text()
+        except OSError:
+            continue  # the thread ended while we looked
+        for line in status.splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                out[int(task.name)] = int(line.split()[1])
+    return out
+
+
 class ThreadRoles:
     """Which thread does what: code on a callback thread calls ``mark(role)`` once."""
 
@@ -76,9 +91,11 @@ class CpuMeter:
         self._start_clock = clock
         self._start_process = _process_cpu()
         self._start_threads = thread_cpu()
+        self._start_sleeps = thread_sleeps()
 
     def stop(self, clock: float) -> dict[str, float]:
-        """``{"cpu_pct": total without pacers, "pacer_cpu_pct": ..., "<role>_pct": ...}``."""
+        """``{"cpu_pct": total without pacers, "pacer_cpu_pct": ..., "<role>_pct": ...,
+        "<role>_wakeups_per_s": ...}``."""
         wall = clock - self._start_clock
         by_role: dict[str, float] = {}
         for tid, seconds in thread_cpu().items():
@@ -90,6 +107,12 @@ class CpuMeter:
         result = {"cpu_pct": 100.0 * (total - pacers) / wall, "pacer_cpu_pct": 100 * pacers / wall}
         for role, used in sorted(by_role.items()):
             result[f"{role}_pct"] = 100.0 * used / wall
+        wakeups: dict[str, int] = {}
+        for tid, count in thread_sleeps().items():
+            role = self.roles.role(tid)
+            wakeups[role] = wakeups.get(role, 0) + count - self._start_sleeps.get(tid, 0)
+        for role, count in sorted(wakeups.items()):
+            result[f"{role}_wakeups_per_s"] = count / wall
         return result
 
 

@@ -21,6 +21,7 @@ KEYS = (
     "press_to_first_audio_ms",
     "cpu_pct",
     "cpu_by_role_pct",
+    "wakeups_per_s_by_role",
     "floor",
     "cpu_vs_floor",
     "cpu_vs_floor_by_role",
@@ -60,6 +61,9 @@ def test_pipeline_bench_runs_end_to_end_and_prints_its_keys(
     # The I/O floor ran the same call in the same run: its CPU is there to divide by.
     assert result["floor"]["cpu_pct"] > 0 and result["cpu_vs_floor"] > 0
     assert {"loop", "capture", "playback"} <= set(result["cpu_by_role_pct"])
+    # How often each thread slept and was woken, beside the floor's.
+    assert result["wakeups_per_s_by_role"]["loop"] > 0
+    assert result["floor"]["wakeups_per_s_by_role"]["loop"] > 0
     # --profile: one cProfile per thread role, and the top functions in the result.
     assert {p.name for p in (tmp_path / "prof").iterdir()} == {
         "loop.prof",
