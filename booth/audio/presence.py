@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from booth.audio import devices
 from booth.errors import BoothError
+from booth.interpreter import module_command
 
 #: (device name pattern, input?) as the config names them.
 Wanted = tuple[str, bool]
@@ -26,7 +27,7 @@ _DIRECTIONS = {"in": True, "out": False}
 
 def command(wanted: Sequence[Wanted]) -> list[str]:
     """The child's command line: this interpreter, this module, a direction and pattern each."""
-    argv = [sys.executable, "-m", __name__]
+    argv = module_command(__name__)
     for pattern, input in wanted:
         argv += ["in" if input else "out", pattern]
     return argv

@@ -134,7 +134,7 @@ def _env() -> dict[str, str]:
 
 def _steps() -> dict[str, Any]:
     done = subprocess.run(  # noqa: S603 - this interpreter, our own probe
-        [sys.executable, "-c", _PROBE, json.dumps(STEPS), json.dumps(LAZY)],
+        [sys.executable, "-P", "-c", _PROBE, json.dumps(STEPS), json.dumps(LAZY)],
         capture_output=True,
         text=True,
         check=True,
@@ -149,7 +149,7 @@ def _scan_mb() -> dict[str, float]:
     out = {}
     for alsa in ("system", "booth"):
         done = subprocess.run(  # noqa: S603 - this interpreter, our own probe
-            [sys.executable, "-c", _SCAN, alsa],
+            [sys.executable, "-P", "-c", _SCAN, alsa],
             capture_output=True,
             text=True,
             check=True,
@@ -162,7 +162,7 @@ def _scan_mb() -> dict[str, float]:
 
 def _importtime(top: int = 15) -> list[dict[str, Any]]:
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import booth.daemon.service"],
+        [sys.executable, "-P", "-X", "importtime", "-c", "import booth.daemon.service"],
         capture_output=True,
         text=True,
         check=True,

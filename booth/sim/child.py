@@ -13,9 +13,10 @@ import asyncio
 import contextlib
 import json
 import os
-import sys
 from collections.abc import AsyncIterator
 from typing import Any
+
+from booth.interpreter import module_command
 
 
 async def run_child(
@@ -72,9 +73,7 @@ async def serving_child(
 
 async def _spawn(module: str, env: dict[str, str] | None) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        module,
+        *module_command(module),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

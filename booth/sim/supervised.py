@@ -11,9 +11,10 @@ import contextlib
 import os
 import signal
 import socket
-import sys
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
+
+from booth.interpreter import module_command
 
 
 class BoothProcess:
@@ -74,7 +75,7 @@ async def booth_process(
     child_env.pop("WATCHDOG_PID", None)
     try:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "booth", "run", "--config", str(config),
+            *module_command("booth", "run", "--config", str(config)),
             env=child_env,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,

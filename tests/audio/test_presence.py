@@ -33,6 +33,18 @@ def test_the_child_answers_each_device_in_order(tmp_path: Path) -> None:
         assert ask(BOTH) == [True, False]
 
 
+def test_a_booth_package_in_the_working_directory_does_not_stand_in(tmp_path: Path) -> None:
+    """The daemon may be started from a clone: its child still runs the installed package."""
+    shadow = tmp_path / "cwd" / "booth"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise SystemExit(97)\n")
+    with alsa_file_devices(tmp_path / "devices", np.zeros(10, np.int16)):
+        argv = presence.command(BOTH)
+        done = subprocess.run(argv, check=False, cwd=shadow.parent, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert presence.parse(done.stdout, 2) == [True, True]
+
+
 def test_answers_that_are_not_one_per_question_are_refused() -> None:
     assert presence.parse(b"1\n0\n", 2) == [True, False]
     for output in (b"", b"1\n", b"1\n0\n1\n", b"yes\n0\n"):
