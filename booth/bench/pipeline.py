@@ -263,7 +263,7 @@ def _roles(figures: dict[str, Any], suffix: str = "_pct") -> dict[str, float]:
         key[: -len(suffix)]: value
         for key, value in figures.items()
         if key.endswith(suffix)
-        and key not in ("cpu_pct", "pacer_cpu_pct", "pacers_wakeups_per_s")
+        and key not in ("cpu_pct", "pacer_cpu_pct")
         and isinstance(value, int | float)
     }
 

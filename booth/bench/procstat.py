@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -38,15 +39,21 @@ def memory_mb(pid: int | None = None) -> dict[str, float]:
     }
 
 
+def _each_thread(name: str) -> Iterator[tuple[int, str]]:
+    """(thread id, text of /proc/self/task/<id>/<name>) for each thread of this process."""
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            yield int(task.name), (task / name).read_text()
+        except OSError:
+            continue  # the thread ended while we looked
+
+
 def thread_cpu() -> dict[int, float]:
     """CPU seconds (user + system) per thread id."""
     out: dict[int, float] = {}
-    for task in Path("/proc/self/task").iterdir():
-        try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # the thread ended while we looked
-        out[int(task.name)] = (int(fields[11]) + int(fields[12])) / _TICK
+    for tid, stat in _each_thread("stat"):
+        fields = stat.rsplit(")", 1)[1].split()
+        out[tid] = (int(fields[11]) + int(fields[12])) / _TICK
     return out
 
 
@@ -54,14 +61,10 @@ def thread_sleeps() -> dict[int, int]:
     """Times each thread blocked (voluntary context switches: a wait for I/O, a timer, a lock
     or the GIL) per thread id: what waking it up cost the kernel and the caches."""
     out: dict[int, int] = {}
-    for task in Path("/proc/self/task").iterdir():
-        try:
-            status = (task / "status").read_text()
-        except OSError:
-            continue  # the thread ended while we looked
+    for tid, status in _each_thread("status"):
         for line in status.splitlines():
             if line.startswith("voluntary_ctxt_switches:"):
-                out[int(task.name)] = int(line.split()[1])
+                out[tid] = int(line.split()[1])
     return out
 
 
@@ -111,6 +114,7 @@ class CpuMeter:
         for tid, count in thread_sleeps().items():
             role = self.roles.role(tid)
             wakeups[role] = wakeups.get(role, 0) + count - self._start_sleeps.get(tid, 0)
+        wakeups.pop("pacers", None)  # the emulated sound card's, as for CPU
         for role, count in sorted(wakeups.items()):
             result[f"{role}_wakeups_per_s"] = count / wall
         return result
