@@ -593,7 +593,7 @@ class Framer:
         if self._post_needed:
             if self._out_fill or flat.size != self.frame_samples:
                 self._reserve_float(flat.size)[...] = flat  # as _resample does
-                return self._take_frames() if self._out_fill >= self.frame_samples else (b"", 0)
+                return self._complete_frames()
             self._post_frame(flat)
             self._frames_out += 1
             return self._dc_low.tobytes(), 1
@@ -619,9 +619,7 @@ class Framer:
             low = self._resample(x)
             if low is not None:
                 np.copyto(self._reserve_out(low.size), low)
-        if self._out_fill < self.frame_samples:
-            return b"", 0
-        return self._take_frames()
+        return self._complete_frames()
 
     def _as_samples(
         self, pcm: bytes | bytearray | memoryview | npt.NDArray[np.int16]
@@ -695,6 +693,12 @@ class Framer:
         start = self._out_fill
         self._out_fill = end
         return self._fout[start:end]
+
+    def _complete_frames(self) -> tuple[bytes, int]:
+        """The frames now whole in the output buffers, if there are any."""
+        if self._out_fill < self.frame_samples:
+            return b"", 0
+        return self._take_frames()
 
     def _take_frames(self) -> tuple[bytes, int]:
         """The complete frames in the output buffer, as one bytes object, and their count."""
