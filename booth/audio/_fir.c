@@ -63,7 +63,7 @@ typedef double v4d __attribute__((vector_size(32), aligned(8), may_alias));
 #define MAX_UP 4096     /* phases a stage may have (shipped: 320) */
 #define MAX_TAPS 4096   /* taps a phase may have (shipped: 139) */
 #define CHUNK 2048      /* new inputs a stage's history takes at a time */
-#define RUN 4096        /* outputs a stage computes at a time */
+#define RUN 1024        /* outputs a stage computes at a time */
 /* Inputs one push may bring: with MAX_STAGES and MAX_UP, every size below stays far inside
  * Py_ssize_t (2**31 * 4096**2 outputs at most). */
 #define MAX_PUSH ((Py_ssize_t)1 << 31)
