@@ -39,8 +39,9 @@
 typedef double v4d __attribute__((vector_size(32), aligned(8), may_alias));
 #define LANES 4
 
-/* On x86-64, a second copy of fir_outputs for AVX2+FMA machines, picked at load time
- * (glibc's ifunc): SSE2, the baseline, takes ~4x as long. Other targets build one copy. */
+/* On x86-64 with GCC, a second copy of fir_outputs for AVX2+FMA machines, picked at load
+ * time (glibc's ifunc): SSE2, the baseline, takes ~4x as long. Other targets (and Clang)
+ * build one copy. */
 #if defined(__x86_64__) && defined(__GLIBC__) && !defined(__clang__) && \
     defined(__has_attribute)
 #if __has_attribute(target_clones)
