@@ -10,14 +10,17 @@ fraction bits), rounded half to even and saturated to int16. Filter history and 
 remainder are carried across calls, so the frames are bit-identical however the input is
 chunked.
 
-Why the sums run in float64: every partial sum is an integer multiple of 2**-q below 2**16
-(checked when a plan is made: the worst case is under 2**53 units), so float64 holds each
-one exactly and the result is the same integer arithmetic as int64 in any summation order;
-float64 lets numpy hand a stage to BLAS as one matrix product. ``reference_resample`` below
-is a plain int64 implementation that the tests hold the framer to.
+The engine is ``booth.audio._fir`` (C, built with the package): one call a block runs the
+stages, the optional stages below, rounding and framing. Its sums run in float64: every
+partial sum is an integer multiple of 2**-q below 2**16 (checked when a plan is made: the
+worst case is under 2**53 units), so float64 holds each one exactly and the result is the
+same integer arithmetic as int64 in any summation order, SIMD lanes and fused multiply-adds
+included. ``reference_resample`` below is a plain int64 implementation that the tests hold
+the framer to.
 
-Optional stages, applied per whole output frame (so they are chunking-invariant too): a
-one-pole DC blocker (~13 Hz corner) and a gain, then rounding and saturation again.
+Optional stages on the unrounded output, sample by sample (so chunking-invariant too): a
+one-pole DC blocker (~13 Hz corner) and a gain, in float64 with each operation rounded as
+written (``reference_resample`` defines them), then rounding and saturation.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from booth.audio import _fir
 from booth.audio.rates import INPUT_RATES, OUTPUT_RATES, WIRE_RATES
 
 # Pass band to 0.4375·lower rate (7 kHz at 16 kHz out), stop band from 0.53125·lower rate
@@ -49,50 +53,17 @@ STOP_TARGET_DB: Final = 85.0  # worst stop-band gain, negated (budget 80 dB)
 SHARP_Q: Final = 20
 WIDE_Q: Final = 16
 WIDE_ATTENUATION_DB: Final = 90.0
-# A stage with a numerator above this is split (see plan()): its single-stage matrix would
-# be mostly zeros.
+# A stage with a numerator above this is split (see design()): one sharp stage would run its
+# prototype at in_rate * up, a table of up phases (160 for 44.1 -> 16 kHz, ~125 taps each).
 MAX_SHARP_UP: Final = 4
-# Outputs per matrix column group: small keeps the zero taps of the banded matrix few,
-# large keeps BLAS efficient; 8 is the fastest here for 48 -> 16 kHz.
-_GROUP_TARGET: Final = 8
 _EXACT_LIMIT: Final = 2**53
 _DC_POLE: Final = 0.995
 _LITTLE_ENDIAN: Final = sys.byteorder == "little"
-# Rounding without a float -> int16 cast (the slowest numpy call a block made): adding
-# 1.5 * 2**52 to a float64 below 2**51 in magnitude rounds it half to even (IEEE's default
-# mode) to a whole number that sits, in two's complement, in the low bits of the mantissa.
-# Saturating there (the bounds are whole numbers too) leaves the int16 result in the low
-# 16 bits of each float64: a strided int16 view reads it, with no conversion at all.
-_MAGIC: Final = 1.5 * 2.0**52
-# 0-d operands and the raw ufunc: a Python float operand and np.clip's wrapper each cost
-# more than the arithmetic itself.
-_MAGIC0: Final = np.array(_MAGIC)
-_LO: Final = np.array(_MAGIC - 32768.0)
-_HI: Final = np.array(_MAGIC + 32767.0)
-_LOW16: Final = 0 if _LITTLE_ENDIAN else 3  # where a float64's low 16 bits are, in int16s
-_PCM: Final = np.dtype("<i2")
 _INT16: Final = np.dtype(np.int16)
-try:
-    from numpy._core.umath import clip as _clip  # type: ignore[attr-defined,unused-ignore]
-except ImportError:  # numpy < 2
-    from numpy.core.umath import clip as _clip  # type: ignore[attr-defined,no-redef,unused-ignore]
 
 Int16Array = npt.NDArray[np.int16]
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
-
-
-def _round_saturate(acc: FloatArray) -> None:
-    """acc (exact sums over 2**q) rounded half to even and saturated to int16, in place:
-    afterwards ``_low16(acc)`` holds the results."""
-    np.add(acc, _MAGIC0, out=acc)
-    _clip(acc, _LO, _HI, out=acc)
-
-
-def _low16(acc: FloatArray) -> Int16Array:
-    """The int16 view of a float64 array that ``_round_saturate`` has been through."""
-    view: Int16Array = acc.view(np.int16)[_LOW16::4]
-    return view
 
 
 @dataclass(frozen=True, eq=False)
@@ -310,159 +281,20 @@ def design(in_rate: int, out_rate: int) -> tuple[Stage, ...]:
 # -- the streaming engine ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, eq=False)
-class _Layout:
-    """A stage as banded matrices (see ``_StageRunner``); made once per stage and shared
-    by every framer that runs it: filling the matrices costs more than a call's setup."""
-
-    k: int
-    outs: int
-    advance: int
-    positions: int
-    group: int
-    step: int
-    row_len: int
-    need: int
-    mats: FloatArray
-
-
 @functools.lru_cache(maxsize=32)
-def _layout(stage: Stage) -> _Layout:
-    up, down, k = stage.up, stage.down, stage.taps.shape[1]
-    if up < _GROUP_TARGET:
-        periods = -(-_GROUP_TARGET // up)
-        group, positions = up * periods, 1
-    else:
-        periods = 1
-        group = next((d for d in range(_GROUP_TARGET, 4 * _GROUP_TARGET) if up % d == 0), up)
-        positions = up // group
-    outs = up * periods
-    step = group * down // up if positions > 1 else 0  # window start between positions
-    newest = [(t * down) // up for t in range(outs)]
-    row_len = max(newest[s * group + group - 1] - s * step for s in range(positions)) + k
-    mats = np.zeros((positions, row_len, group))
-    scale = 2.0**-stage.q  # exact: a power of two
-    for t in range(outs):
-        s = t // group
-        o = newest[t] - s * step
-        mats[s, o : o + k, t % group] = stage.taps[(t * down) % up, ::-1] * scale
-    mats.flags.writeable = False
-    need = (positions - 1) * step + row_len
-    return _Layout(k, outs, down * periods, positions, group, step, row_len, need, mats)
-
-
-class _StageRunner:
-    """One stage over a float64 input buffer, as banded matrix products.
-
-    A row of the input (``need`` samples, rows ``advance`` apart, overlapping: a strided
-    view, no copy) times a fixed matrix gives ``outs`` consecutive outputs. When ``up`` is
-    large one matrix would be mostly zeros, so a row's outputs are split into ``positions``
-    groups of ``group``, each with its own matrix over its own window, as one batched
-    product.
-    """
-
-    def __init__(self, stage: Stage) -> None:
-        layout = _layout(stage)
-        self.k, self.outs, self.advance, self.need = (
-            layout.k,
-            layout.outs,
-            layout.advance,
-            layout.need,
-        )
-        self._positions, self._group, self._step, self._row_len = (
-            layout.positions,
-            layout.group,
-            layout.step,
-            layout.row_len,
-        )
-        self._mats = layout.mats
-        self._mat2d = layout.mats[0]
-        # Room for many blocks: the rows' start moves forward through the buffer, and the
-        # history still needed moves back to the front only when the end is reached (one
-        # copy per buffer, not per call). The start stays a multiple of ``advance``, so the
-        # rows of any call are a slice of one strided view of the whole buffer.
-        self._size = max(16 * self.need, 8192)
-        self.buf: FloatArray = np.zeros(0)
-        self._rows: FloatArray = self.buf
-        self.first = 0  # the next row to run: it starts at sample first * advance
-        self.fill = 0
-        self._outputs: dict[int, tuple[FloatArray, FloatArray, Int16Array]] = {}
-        self.reset()
-
-    def reset(self) -> None:
-        self._use(np.zeros(self._size))
-        self.first = 0
-        self.fill = self.k - 1  # zeros stand for the silence before the first sample
-
-    def _use(self, buf: FloatArray) -> None:
-        self.buf = buf
-        count = (buf.size - self.need) // self.advance + 1
-        if self._positions == 1:
-            shape: tuple[int, ...] = (count, self._row_len)
-            strides: tuple[int, ...] = (self.advance * 8, 8)
-        else:
-            shape = (self._positions, count, self._row_len)
-            strides = (self._step * 8, self.advance * 8, 8)
-        self._rows = np.ndarray(shape, np.float64, buf, 0, strides)
-
-    def step(self, x: Int16Array | FloatArray) -> tuple[FloatArray, FloatArray, Int16Array] | None:
-        """Append input samples and run the rows now ready: None, or the outputs as arrays
-        of the runner's, reused: (flat, shaped for the product, the int16 view that
-        ``_round_saturate`` fills).
-
-        The path of every block, in one call with locals: each Python call and attribute
-        lookup is a visible part of a block's cost."""
-        fill = self.fill
-        end = fill + x.size
-        if end > self._size:
-            fill = self._make_room(x.size)
-            end = fill + x.size
-        self.buf[fill:end] = x  # an item assignment: np.copyto's dispatch costs more
-        self.fill = end
-        first = self.first
-        rows = (end - first * self.advance - self.need) // self.advance + 1
-        if rows <= 0:
-            return None
-        out = self._outputs.get(rows) or self._output(rows)
-        if self._positions == 1:
-            # The method: np.dot's dispatch costs more.
-            self._rows[first : first + rows].dot(self._mat2d, out=out[1])
-        else:
-            np.matmul(self._rows[:, first : first + rows], self._mats, out=out[1])
-        self.first = first + rows
-        return out
-
-    def _make_room(self, n: int) -> int:
-        """Move the history still needed to the front, growing the buffer if n more samples
-        would not fit after it; the new fill."""
-        start = self.first * self.advance
-        keep = self.fill - start
-        if keep + n > self._size:
-            self._size = max(2 * self._size, keep + n + self.need)
-            grown = np.zeros(self._size)
-            grown[:keep] = self.buf[start : self.fill]
-            self._use(grown)
-        else:
-            self.buf[:keep] = self.buf[start : self.fill]
-        self.first, self.fill = 0, keep
-        return keep
-
-    def _output(self, rows: int) -> tuple[FloatArray, FloatArray, Int16Array]:
-        if len(self._outputs) >= 8:  # odd block sizes: keep the cache small
-            self._outputs = {}
-        flat = np.empty(rows * self.outs)
-        entry = self._outputs[rows] = (flat, self._shaped(flat, rows), _low16(flat))
-        return entry
-
-    def _shaped(self, flat: FloatArray, rows: int) -> FloatArray:
-        if self._positions == 1:
-            return flat.reshape(rows, self._group)
-        # Output order is row, position, column: the product's (position, row, column).
-        return flat.reshape(rows, self._positions, self._group).transpose(1, 0, 2)
+def _engine_stage(stage: Stage) -> tuple[bytes, int, int, int]:
+    """A stage as ``booth.audio._fir.Chain`` takes it: (taps, up, down, taps a phase), the
+    taps phase-major float64 in signal units (times 2**-q, a power of two: exact)."""
+    taps = np.ascontiguousarray(stage.taps * 2.0**-stage.q, dtype=np.float64)
+    return taps.tobytes(), stage.up, stage.down, stage.taps.shape[1]
 
 
 class Framer:
-    """Resample int16 PCM to ``out_rate`` and cut it into frames of ``frame_samples``."""
+    """Resample int16 PCM to ``out_rate`` and cut it into frames of ``frame_samples``.
+
+    The work is one call into ``booth.audio._fir`` a block (stages, DC blocker, gain,
+    rounding, framing); this class checks and normalises what comes in (torn samples,
+    channels, byte order) and keeps the counts."""
 
     def __init__(  # noqa: PLR0917 - the positional signature is the public contract
         self,
@@ -490,24 +322,22 @@ class Framer:
         self.frame_bytes = 2 * frame_samples
         self.dc_block = dc_block
         self.gain_db = gain_db
-        self._gain = 10.0 ** (gain_db / 20.0)
-        self._post_needed = dc_block or self._gain != 1.0
         self.stages = plan(in_rate, out_rate)
-        # The common case, which _feed takes the short way: mono, stages, and int16 results
-        # that are already the wire's byte order (a DC blocker or gain too, for a block that
-        # makes exactly one frame: the mic's usual 20 ms).
-        self._lean = channels == 1 and bool(self.stages) and _LITTLE_ENDIAN
-        self._runners = [_StageRunner(stage) for stage in self.stages]
+        self._engine_args = (
+            tuple(_engine_stage(stage) for stage in self.stages),
+            frame_samples,
+            dc_block,
+            _DC_POLE,
+            _gain(gain_db),
+        )
+        # The common case goes to the engine as it comes: mono, and PCM whose bytes are
+        # already the engine's native int16 (little-endian, the wire's order).
+        self._direct = channels == 1 and _LITTLE_ENDIAN
         rate, delay = in_rate, 0.0
         for stage in self.stages:
             rate = rate * stage.up // stage.down
             delay = delay * stage.up / stage.down + stage.delay
         self._delay = delay
-        powers = _DC_POLE ** np.arange(frame_samples)
-        self._dc_powers = powers
-        self._dc_inverse = 1.0 / powers
-        self._dc_buf = np.empty(frame_samples)
-        self._dc_low = _low16(self._dc_buf)
         self.reset()
 
     # -- public -------------------------------------------------------------------------
@@ -528,18 +358,9 @@ class Framer:
 
     def reset(self) -> None:
         """Forget all history: as if just constructed."""
-        for runner in self._runners:
-            runner.reset()
-        size = max(4 * self.frame_samples, 4096)
-        self._out: Int16Array = np.zeros(size, dtype=np.int16)
-        # With a DC blocker or gain, outputs wait here unrounded (the exact sums over 2**q)
-        # until a whole frame is there; it is rounded once, after them.
-        self._fout: FloatArray = np.zeros(size if self._post_needed else 0)
-        self._out_fill = 0  # output samples waiting (in _fout with post-processing, else _out)
+        self._engine = _fir.Chain(*self._engine_args)
         self._partial = b""
         self._frames_out = 0
-        self._dc_x = 0.0
-        self._dc_y = 0.0
 
     def push(self, pcm: bytes | bytearray | memoryview | npt.NDArray[np.int16]) -> list[bytes]:
         """Feed int16 PCM (interleaved when channels > 1); return the frames now complete."""
@@ -568,65 +389,39 @@ class Framer:
     ) -> tuple[bytes, int]:
         """Resample pcm; the frames now complete, as one bytes object, and their count.
 
-        The path of every block, so the common case (mono, no post-processing, whole
-        samples) is tried first and kept short: each Python call and attribute lookup is a
-        visible part of a block's cost, and each numpy call costs ~5x its warm time in the
-        daemon, where a block comes every 20 ms to a cold cache."""
-        x: Int16Array | FloatArray
-        if not self._lean or self._partial:
-            return self._feed_any(pcm)
-        if type(pcm) is np.ndarray:
-            if pcm.ndim != 1 or pcm.dtype != _INT16:
-                return self._feed_any(pcm)
-            x = pcm
-        elif type(pcm) is bytes and not len(pcm) & 1:
-            x = np.frombuffer(pcm, _PCM)
+        The path of every block: each Python call and attribute lookup is a visible part of
+        its cost, so whole-sample bytes and 1-d arrays go straight to the engine, which
+        refuses (TypeError, taking nothing) an array that is not int16."""
+        if (
+            self._direct
+            and not self._partial
+            and (
+                (type(pcm) is bytes and not len(pcm) & 1)
+                or (type(pcm) is np.ndarray and pcm.ndim == 1)
+            )
+        ):
+            raw = self._engine.push(pcm)
         else:
-            return self._feed_any(pcm)
-        for runner in self._runners:
-            out = runner.step(x)
-            if out is None:
-                return b"", 0  # fewer than a frame is waiting: that stays so after every call
-            x = out[0]
-        assert out is not None  # a lean framer has stages
-        flat, _, low = out
-        if self._post_needed:
-            if self._out_fill or flat.size != self.frame_samples:
-                self._reserve_float(flat.size)[...] = flat  # as _resample does
-                return self._complete_frames()
-            self._post_frame(flat)
-            self._frames_out += 1
-            return self._dc_low.tobytes(), 1
-        np.add(flat, _MAGIC0, out=flat)  # _round_saturate, inline
-        _clip(flat, _LO, _HI, out=flat)
-        count, rest = divmod(low.size, self.frame_samples)
-        if rest or self._out_fill:
-            self._reserve_out(low.size)[...] = low
-            return self._take_frames()
-        # Whole frames and nothing waiting (a steady block size): the bytes straight from
-        # the last product's output, no output buffer.
+            raw = self._engine.push(self._samples(pcm))
+            if not _LITTLE_ENDIAN:
+                raw = np.frombuffer(raw, dtype=np.int16).astype("<i2").tobytes()
+        count = len(raw) // self.frame_bytes
         self._frames_out += count
-        return low.tobytes(), count
+        return raw, count
 
-    def _feed_any(
-        self, pcm: bytes | bytearray | memoryview | npt.NDArray[np.int16]
-    ) -> tuple[bytes, int]:
-        """``_feed`` for any input and any framer."""
+    def _samples(self, pcm: bytes | bytearray | memoryview | npt.NDArray[np.int16]) -> Int16Array:
+        """Any accepted PCM as mono native int16 (a torn sample waits for its other half)."""
         x = self._as_samples(pcm)
         if self.channels != 1:
-            x = self._downmix(x)
-        if x.size:
-            low = self._resample(x)
-            if low is not None:
-                np.copyto(self._reserve_out(low.size), low)
-        return self._complete_frames()
+            return self._downmix(x)
+        if x.dtype != _INT16:  # '<i2' on a big-endian machine
+            return x.astype(np.int16)
+        return x
 
     def _as_samples(
         self, pcm: bytes | bytearray | memoryview | npt.NDArray[np.int16]
     ) -> Int16Array:
         if isinstance(pcm, np.ndarray):
-            if pcm.ndim == 1 and pcm.dtype == np.int16 and self.channels == 1:
-                return pcm  # the common case first
             if pcm.dtype != np.int16:
                 raise TypeError(f"PCM arrays must be int16, got {pcm.dtype}")
             if pcm.ndim == 2 and pcm.shape[1] != self.channels:
@@ -642,7 +437,7 @@ class Framer:
         if self._partial:
             data = self._partial + bytes(pcm)
         elif len(pcm) % (2 * self.channels) == 0:
-            return np.frombuffer(pcm, dtype="<i2")  # the common case: no copy
+            return np.frombuffer(pcm, dtype="<i2")  # no copy
         else:
             data = bytes(pcm)
         whole = len(data) - len(data) % (2 * self.channels)
@@ -656,103 +451,20 @@ class Framer:
         mixed: Int16Array = ((total * 2 + self.channels) // (2 * self.channels)).astype(np.int16)
         return mixed
 
-    def _resample(self, x: Int16Array) -> Int16Array | None:
-        """Run x through the stages: the new int16 outputs, or None when there are none or
-        they went to the output buffers (post-processing, or no stages)."""
-        y: Int16Array | FloatArray = x
-        out = None
-        for runner in self._runners:
-            out = runner.step(y)
-            if out is None:
-                return None
-            y = out[0]
-        if self._post_needed:
-            self._reserve_float(y.size)[:] = y
-            return None
-        if out is None:
-            return x  # no stages
-        _round_saturate(out[0])
-        return out[2]
 
-    def _reserve_out(self, n: int) -> Int16Array:
-        end = self._out_fill + n
-        if end > self._out.size:
-            grown = np.zeros(max(2 * self._out.size, end), dtype=np.int16)
-            grown[: self._out_fill] = self._out[: self._out_fill]
-            self._out = grown
-        start = self._out_fill
-        self._out_fill = end
-        return self._out[start:end]
-
-    def _reserve_float(self, n: int) -> FloatArray:
-        end = self._out_fill + n
-        if end > self._fout.size:
-            grown = np.zeros(max(2 * self._fout.size, end))
-            grown[: self._out_fill] = self._fout[: self._out_fill]
-            self._fout = grown
-        start = self._out_fill
-        self._out_fill = end
-        return self._fout[start:end]
-
-    def _complete_frames(self) -> tuple[bytes, int]:
-        """The frames now whole in the output buffers, if there are any."""
-        if self._out_fill < self.frame_samples:
-            return b"", 0
-        return self._take_frames()
-
-    def _take_frames(self) -> tuple[bytes, int]:
-        """The complete frames in the output buffer, as one bytes object, and their count."""
-        fs = self.frame_samples
-        count = self._out_fill // fs
-        used = count * fs
-        rest = self._out_fill - used
-        if self._post_needed:
-            if used > self._out.size:
-                self._out = np.zeros(used, dtype=np.int16)
-            block = self._out[:used]
-            self._post(self._fout[:used].reshape(count, fs), block.reshape(count, fs))
-            if rest:
-                self._fout[:rest] = self._fout[used : self._out_fill]
-        else:
-            block = self._out[:used]
-        raw = block.tobytes() if _LITTLE_ENDIAN else block.astype("<i2").tobytes()
-        if rest and not self._post_needed:
-            self._out[:rest] = self._out[used : self._out_fill]
-        self._out_fill = rest
-        self._frames_out += count
-        return raw, count
-
-    def _post(self, frames: FloatArray, out: Int16Array) -> None:
-        """DC blocker and gain on whole frames of unrounded outputs, rounded into ``out``."""
-        for frame, dest in zip(frames, out, strict=True):
-            self._post_frame(frame)
-            np.copyto(dest, self._dc_low)
-
-    def _post_frame(self, frame: FloatArray) -> None:
-        """DC blocker and gain on one frame of unrounded outputs; the rounded result is left
-        in ``self._dc_low``."""
-        v = self._dc_buf
-        if self.dc_block:
-            # y[n] = x[n] - x[n-1] + a·y[n-1], solved for the whole frame at once:
-            # y[n] = a^n · (a·y0 + sum_{k<=n} a^-k · d[k]).
-            np.subtract(frame[1:], frame[:-1], out=v[1:])
-            v[0] = float(frame[0]) - self._dc_x
-            self._dc_x = float(frame[-1])
-            np.multiply(v, self._dc_inverse, out=v)
-            np.cumsum(v, out=v)
-            v += _DC_POLE * self._dc_y
-            np.multiply(v, self._dc_powers, out=v)
-            self._dc_y = float(v[-1])
-            if self._gain != 1.0:
-                v *= self._gain
-        else:
-            np.multiply(frame, self._gain, out=v)
-        _round_saturate(v)
+def _gain(gain_db: float) -> float:
+    return float(10.0 ** (gain_db / 20.0))
 
 
-def reference_resample(stages: tuple[Stage, ...], x: Int16Array) -> Int16Array:
+def reference_resample(
+    stages: tuple[Stage, ...], x: Int16Array, dc_block: bool = False, gain_db: float = 0.0
+) -> Int16Array:
     """Plain int64 polyphase FIR stages, one output at a time: the definition Framer must
-    match (no rounding between stages; the final sum over 2**q rounds half to even)."""
+    match (no rounding between stages; the final sum over 2**q rounds half to even).
+
+    With a DC blocker or gain, the exact sums (over 2**q, as floats: exact, being below
+    2**53) go through them one sample at a time in Python floats, each operation rounded as
+    written, then round half to even: the engine's arithmetic, bit for bit."""
     v = x.astype(np.int64)
     q = 0
     for stage in stages:
@@ -769,13 +481,23 @@ def reference_resample(stages: tuple[Stage, ...], x: Int16Array) -> Int16Array:
             n += 1
         v = np.array(out, dtype=np.int64)
         q += stage.q
-    if q == 0:
-        return v.astype(np.int16)
+    gain = _gain(gain_db)
     result = []
-    half = 1 << (q - 1)
+    if dc_block or gain != 1.0:
+        x_prev = y_prev = 0.0
+        for acc in v.tolist():
+            w = acc / 2.0**q
+            if dc_block:
+                y = (w - x_prev) + _DC_POLE * y_prev
+                x_prev, y_prev = w, y
+                w = y
+            w *= gain  # exact for a gain of 1
+            result.append(min(32767, max(-32768, round(w))))  # round(): half to even
+        return np.array(result, dtype=np.int16)
+    half = (1 << q) >> 1
     for acc in v.tolist():
         quot, rem = divmod(acc, 1 << q)  # floor division: rem in [0, 2**q)
-        if rem > half or (rem == half and quot % 2):
+        if q and (rem > half or (rem == half and quot % 2)):
             quot += 1  # round half to even
         result.append(min(32767, max(-32768, quot)))
     return np.array(result, dtype=np.int16)

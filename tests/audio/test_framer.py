@@ -296,3 +296,82 @@ def test_push_bytes_is_the_frames_joined() -> None:
     for chunk in np.array_split(SIGNAL, 7):
         assert joined.push_bytes(chunk) == b"".join(framer.push(chunk))
     assert joined.frames_out == framer.frames_out > 0
+
+
+def _signal(style: str, n: int, seed: int) -> np.ndarray:
+    """Full-scale noise, rails-to-rails squares (the filters overshoot: saturation), or
+    isolated full-scale impulses on silence."""
+    rng = np.random.default_rng(seed)
+    if style == "noise":
+        return rng.integers(-32768, 32768, size=n).astype(np.int16)
+    if style == "square":
+        period = int(rng.integers(1, 60))
+        return np.where((np.arange(n) // period) % 2 == 0, 32767, -32768).astype(np.int16)
+    x = np.zeros(n, dtype=np.int16)
+    if n:
+        x[rng.integers(0, n, size=n // 50 + 1)] = rng.choice([32767, -32768])
+    return x
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    pair=st.sampled_from(shipped_pairs()),
+    style=st.sampled_from(["noise", "square", "impulses"]),
+    seed=st.integers(0, 2**32 - 1),
+    length_ms=st.integers(0, 60),
+    cuts=st.lists(st.floats(0.0, 1.0), max_size=12),
+    frame=st.sampled_from([1, 48, 320, 777]),
+    dc_block=st.booleans(),
+    gain_db=st.sampled_from([0.0, -6.0, 12.0, 40.0]),
+)
+def test_every_shipped_pair_matches_the_reference_however_chunked(
+    pair: tuple[int, int],
+    style: str,
+    seed: int,
+    length_ms: int,
+    cuts: list[float],
+    frame: int,
+    dc_block: bool,
+    gain_db: float,
+) -> None:
+    """Random full-scale input in random pieces, with and without the DC blocker and gain:
+    every frame out equals ``reference_resample``, and every frame the input completes is
+    out (none held back)."""
+    in_rate, out_rate = pair
+    x = _signal(style, in_rate * length_ms // 1000, seed)
+    framer = Framer(in_rate, out_rate, frame_samples=frame, dc_block=dc_block, gain_db=gain_db)
+    bounds = sorted({0, x.size, *(int(c * x.size) for c in cuts)})
+    got = _frames_array([f for a, b in itertools.pairwise(bounds) for f in framer.push(x[a:b])])
+    ref = reference_resample(framer.stages, x, dc_block=dc_block, gain_db=gain_db)
+    assert got.size == ref.size // frame * frame
+    assert np.array_equal(got, ref[: got.size])
+    assert framer.frames_out == got.size // frame
+
+
+@pytest.mark.parametrize("dc_block", [False, True])
+def test_reference_post_stages_are_the_recursion(dc_block: bool) -> None:
+    """The DC blocker and gain of ``reference_resample``, written out for a stage-less plan
+    (16 kHz in and out): y = (x - x_prev) + 0.995 * y_prev, times the gain, rounded half
+    to even, saturated. The engine's bits are held to this."""
+    x = np.array([0, 1000, 1000, -32768, 32767, 5, 5, 5, -3, 0], dtype=np.int16)
+    gain = 10 ** (6.0 / 20)
+    want, x_prev, y_prev = [], 0.0, 0.0
+    for v in x.astype(float):
+        y = (v - x_prev) + 0.995 * y_prev if dc_block else v
+        x_prev, y_prev = v, y
+        want.append(min(32767, max(-32768, round(y * gain))))
+    assert reference_resample((), x, dc_block=dc_block, gain_db=6.0).tolist() == want
+    framer = Framer(16000, 16000, frame_samples=1, dc_block=dc_block, gain_db=6.0)
+    assert _frames_array(framer.push(x)).tolist() == want
+
+
+def test_strided_misaligned_and_bytelike_input_is_the_same_samples() -> None:
+    """A strided array, a buffer at an odd address, a bytearray and a memoryview of int16
+    give what the same samples in a plain array give."""
+    x = SIGNAL[:4800]
+    want = Framer(48000).push(x)
+    doubled = np.repeat(x, 2)[::2]  # a view with a stride of two samples
+    assert not doubled.flags.c_contiguous
+    odd = memoryview(b"\0" + x.tobytes())[1:]  # its data at an odd address
+    for pcm in (doubled, odd, bytearray(x.tobytes()), memoryview(x.tobytes()).cast("h")):
+        assert Framer(48000).push(pcm) == want

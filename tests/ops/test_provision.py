@@ -25,10 +25,10 @@ SHIPPED_EXEC = "/opt/booth/venv/bin/booth"
 def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A frozen copy of the checkout: others editing it must not change what we install."""
     src = tmp_path_factory.mktemp("src")
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "*.so")
     for name in ("booth", "systemd", "scripts", "config"):
         shutil.copytree(CHECKOUT / name, src / name, ignore=ignore)
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy2(CHECKOUT / name, src / name)
     return src
 

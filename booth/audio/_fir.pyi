@@ -1,0 +1,18 @@
+"""The framer's engine, in C (booth/audio/_fir.c); ``booth.audio.framer`` is its only user."""
+
+import numpy as np
+import numpy.typing as npt
+
+class Chain:
+    """Polyphase FIR stages, DC blocker, gain, rounding and framing for one stream."""
+
+    def __init__(
+        self,
+        stages: tuple[tuple[bytes, int, int, int], ...],
+        frame: int,
+        dc_block: bool,
+        dc_pole: float,
+        gain: float,
+    ) -> None: ...
+    def push(self, pcm: bytes | bytearray | memoryview | npt.NDArray[np.int16], /) -> bytes:
+        """Append mono native int16 samples; the frames now complete, joined."""
