@@ -46,11 +46,6 @@ class CapturedFrame(NamedTuple):
     seq: int  # frame number since start()
 
 
-#: How long a stop waits for the reader to leave its read (one block is 20 ms). A reader stuck
-#: longer (a stalled device) is left to close the stream itself when its read returns.
-JOIN_TIMEOUT = 1.0
-
-
 @dataclass
 class CaptureStats:
     blocks: int = 0  # device reads
@@ -268,6 +263,7 @@ class Capture:
             on_block=self._block,
             on_overflow=self._overflowed,
             on_error=self._read_failed,
+            device=f"microphone {dev.name!r}",
         )
         # Known before it runs: a read that fails at once is reported against this stream.
         self._reader, self.device = reader, dev
@@ -282,13 +278,8 @@ class Capture:
 
     def _close(self) -> None:
         reader, self._reader = self._reader, None
-        if reader is not None and not reader.release(JOIN_TIMEOUT):
-            log.warning(
-                "microphone %r: the read did not return within %.1f s; "
-                "its stream will be closed when it does",
-                self.device.name if self.device else "?",
-                JOIN_TIMEOUT,
-            )
+        if reader is not None:
+            reader.release()  # bounded; a stalled reader closes the stream itself
 
     def _overflowed(self) -> None:
         self.stats.input_overflows += 1
@@ -389,7 +380,7 @@ class Capture:
             if reader is None:
                 self._fail(self._disconnected("the stream is gone"))
                 return
-            silent_for = time.monotonic() - reader.last_read
+            silent_for = time.monotonic() - reader.last_io
             if silent_for > self.stall_timeout:
                 self._fail(self._disconnected(f"no audio from the device for {silent_for:.1f} s"))
                 return

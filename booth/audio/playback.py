@@ -1,10 +1,15 @@
 """Speaker playback: one output stream for the whole call, fed from the jitter buffer.
 
 Reopening a stream per utterance clips the start of speech and races other users of the
-device ("device busy"), so the stream opens once and plays silence between turns. The
-PortAudio callback only copies from the jitter buffer under a short lock. Persona audio
-(16 kHz) is resampled to the device rate by the fixed-point framer when the device refuses
-16 kHz; sound cues take the same path.
+device ("device busy"), so the stream opens once and plays silence between turns. A Python
+thread of our own writes it in PortAudio's blocking mode (:mod:`booth.audio.writer`: why not
+callback mode, and why it waits for the device's room before it takes a block), copying each
+block from the jitter buffer under a short lock. Persona audio (16 kHz) is resampled to the
+device rate by the fixed-point framer when the device refuses 16 kHz; sound cues take the same
+path.
+
+A write that fails, or a device that takes nothing for ``stall_timeout`` seconds, makes
+:meth:`Playback.healthy` false (the daemon then reports AUDIO_PLAYBACK_BLOCKED).
 """
 
 from __future__ import annotations
@@ -14,12 +19,12 @@ import contextlib
 import logging
 import threading
 import time
-from typing import Any
 
 from booth.audio import devices
 from booth.audio.framer import Framer
 from booth.audio.jitter import JitterBuffer, JitterStats
 from booth.audio.probe import PlaybackProbe
+from booth.audio.writer import BlockWriter
 from booth.errors import BoothError, ErrorCode
 
 log = logging.getLogger(__name__)
@@ -47,8 +52,10 @@ class Playback:
         block_ms: int = PLAYBACK_BLOCK_MS,
         source_rate: int = IN_RATE,
         confirm_underruns: bool = False,
+        stall_timeout: float = 1.5,
     ) -> None:
         """``source_rate``: the rate of what is written (the protocol's persona audio)."""
+        self.stall_timeout = stall_timeout
         self.source_rate = source_rate
         self.confirm_underruns = confirm_underruns  # see JitterBuffer
         self.device_pattern = device
@@ -60,11 +67,11 @@ class Playback:
         self.device: devices.DeviceInfo | None = None
         self.rate = 0
         self.channels = 1
-        self._pa: Any = None
-        self._stream: Any = None
-        # _lock guards what the audio thread reads (the jitter buffer, _idle); _framer_lock the
+        self._writer: BlockWriter | None = None
+        self._failed = False  # the writer's write failed
+        # _lock guards what the writer reads (the jitter buffer, _idle); _framer_lock the
         # framer, which only the loop and open() use, so resampling a persona chunk never holds
-        # up a callback. Taken in that order: _framer_lock, then _lock.
+        # up the writer. Taken in that order: _framer_lock, then _lock.
         self._lock = threading.Lock()
         self._framer_lock = threading.Lock()
         self._jitter = JitterBuffer(
@@ -75,9 +82,9 @@ class Playback:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._drained = asyncio.Event()
         self._drained.set()
-        self._idle = True  # callback side: nothing queued or playing
-        self.callbacks = 0
-        #: Native id of PortAudio's callback thread (for per-thread CPU figures).
+        self._idle = True  # writer side: nothing queued or playing
+        self.blocks = 0  # blocks handed to the device
+        #: Native id of the thread that writes the device (for per-thread CPU figures).
         self.audio_thread: int | None = None
         self.probe: PlaybackProbe | None = None  # a bench's timing hooks
 
@@ -85,7 +92,7 @@ class Playback:
 
     @property
     def is_open(self) -> bool:
-        return self._stream is not None
+        return self._writer is not None
 
     @property
     def stats(self) -> JitterStats:
@@ -103,7 +110,7 @@ class Playback:
 
     async def start(self) -> None:
         """Open the output device (once per call). Raises BoothError AUDIO_PLAYBACK_BLOCKED."""
-        if self._stream is not None:
+        if self._writer is not None:
             return
         self._loop = asyncio.get_running_loop()
         await self._loop.run_in_executor(None, self._open)
@@ -112,9 +119,14 @@ class Playback:
         await asyncio.get_running_loop().run_in_executor(None, self._close)
 
     def healthy(self) -> bool:
-        """False once the stream has died (device unplugged or failed)."""
-        stream = self._stream
-        return stream is not None and bool(stream.is_active())
+        """False once the stream has died (a write failed: device unplugged or failed) or the
+        device has taken nothing for ``stall_timeout`` seconds."""
+        writer = self._writer
+        return (
+            writer is not None
+            and not self._failed
+            and time.monotonic() - writer.last_io < self.stall_timeout
+        )
 
     # -- audio in -----------------------------------------------------------------------
 
@@ -189,7 +201,7 @@ class Playback:
         self._drained.set()
         return dropped
 
-    # -- PortAudio side -----------------------------------------------------------------
+    # -- device side (worker and writer threads) ----------------------------------------
 
     def _framer_tail(self) -> bytes:
         framer = self._framer
@@ -246,8 +258,7 @@ class Playback:
                     rate=rate,
                     output=True,
                     output_device_index=dev.index,
-                    frames_per_buffer=block,
-                    stream_callback=self._callback,
+                    frames_per_buffer=block,  # blocking mode: no stream_callback
                 )
             except (OSError, ValueError) as exc:
                 raise devices.map_open_error(exc, input=False, device=dev.name) from None
@@ -259,19 +270,38 @@ class Playback:
             raise BoothError(
                 ErrorCode.AUDIO_PLAYBACK_BLOCKED, f"cannot open the speaker: {exc}"
             ) from None
-        self._pa, self._stream, self.device = pa, stream, dev
+        writer = BlockWriter(
+            pa,
+            stream,
+            frames=block,
+            rate=rate,
+            fill=self._block,
+            on_error=self._write_failed,
+            device=f"speaker {dev.name!r}",
+        )
+        self._writer, self.device, self._failed = writer, dev, False
+        try:
+            writer.start()
+        except BaseException:
+            self._writer = None
+            writer.release(0.0)  # never started: closes the stream and its PortAudio here
+            raise
+        self.audio_thread = writer.native_id
         log.info("speaker open: %s at %d Hz, %d channel(s)", dev.name, rate, channels)
 
     def _close(self) -> None:
-        stream, pa = self._stream, self._pa
-        self._stream = self._pa = None
-        devices.close_stream(stream, pa)
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.release()  # bounded; a stalled writer closes the stream itself
 
-    def _callback(self, _data: bytes | None, frame_count: int, _time: Any, _status: int) -> Any:
-        import pyaudio
+    def _write_failed(self, writer: BlockWriter, reason: str) -> None:
+        if writer is self._writer:  # not an earlier, released stream's
+            self._failed = True
+            log.warning("%s: the write failed (%s)", writer.device, reason)
 
-        self.callbacks += 1
-        self.audio_thread = threading.get_native_id()
+    def _block(self, frame_count: int) -> bytes:
+        """The next block for the device (on the writer thread)."""
+        self.blocks += 1
         with self._lock:
             out = self._jitter.read(frame_count)
             if self.probe is not None:
@@ -285,7 +315,7 @@ class Playback:
         if drained and self._loop is not None:
             with contextlib.suppress(RuntimeError):  # loop already closed
                 self._loop.call_soon_threadsafe(self._drained.set)
-        return (out, pyaudio.paContinue)
+        return out
 
 
 def _to_stereo(mono: bytes) -> bytes:

@@ -4,8 +4,8 @@ device without patching it (the :mod:`booth.transport.probe` pattern).
 Playback takes an optional probe; without one it pays a single ``is None`` test per chunk and
 per device read. Positions are speech bytes at the device rate (``JitterBuffer.speech_written``
 / ``speech_read``): cues are left out, so a chunk mixed over a cue is timed where it plays.
-Callbacks run under playback's lock, on the event loop (``queued``) or on PortAudio's thread
-(``read``): they must only note what they are told and return at once.
+Callbacks run under playback's lock, on the event loop (``queued``) or on playback's writer
+thread (``read``): they must only note what they are told and return at once.
 """
 
 from __future__ import annotations

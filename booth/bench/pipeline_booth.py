@@ -14,7 +14,7 @@ by the daemon's own factory (:mod:`booth.transport.probe`) and on the speaker's 
 - mic-to-wire: a frame's ``captured_at`` (its first sample reached the mic) to the moment its
   bytes are handed to the WebSocket connection (``frame_sent``).
 - wire-to-speaker: a persona chunk handed over by the protocol layer (just off the socket,
-  ``persona_audio_received``) to the PortAudio callback that hands its first sample to the
+  ``persona_audio_received``) to the playback block that hands its first sample to the
   device (playback's ``read`` passes the chunk's speech position).
 """
 
@@ -100,7 +100,7 @@ class Probe:
         self.unmuted_at = at
         self.unmuted.set()
 
-    # ── playback's probe hooks (loop thread and PortAudio's) ─────────────────────
+    # ── playback's probe hooks (loop thread and the writer's) ─────────────────────
 
     def queued(self, pcm: bytes, position: int, at: float) -> None:
         self.last_write = at
@@ -195,9 +195,8 @@ def _session_factory(config: Config, key: Secret, proxy_port: int) -> Any:
 
 class Profiler:
     """``--profile``: cProfile per thread role over the measured call (the loop's own profile;
-    capture's per-block work and the playback callback each through a wrapper: PortAudio's
-    callback thread is not Python's, and a per-block wrapper leaves out the capture reader's
-    time waiting in the device read)."""
+    capture's and playback's per-block work each through a wrapper: a per-block wrapper leaves
+    out the reader's and writer's time waiting for the device)."""
 
     def __init__(self, out_dir: Path | None) -> None:
         self.out_dir = out_dir
@@ -398,7 +397,7 @@ async def main(plan: dict[str, Any]) -> dict[str, Any]:
         mic, speaker = TimedMic(config.audio), PyAudioSpeaker(config.audio)
         capture, playback = mic.capture, speaker.playback
         capture._block = PROFILER.wrap("capture", capture._block)  # type: ignore[method-assign]
-        playback._callback = PROFILER.wrap("playback", playback._callback)  # type: ignore[method-assign]
+        playback._block = PROFILER.wrap("playback", playback._block)  # type: ignore[method-assign]
         app = BoothApp(
             config,
             key,

@@ -64,6 +64,13 @@ class AlsaFileDevices:
     capture_stalled: threading.Event = field(default_factory=threading.Event)
     #: Paced mode: set once the feeder has seen ``capture_stalled`` and writes nothing more.
     capture_parked: threading.Event = field(default_factory=threading.Event)
+    #: Paced mode: while set, nothing is taken from the playback pipe (a speaker that hangs).
+    playback_stalled: threading.Event = field(default_factory=threading.Event)
+    #: Paced mode: set once the drain has seen ``playback_stalled`` and reads nothing more.
+    playback_parked: threading.Event = field(default_factory=threading.Event)
+    #: Paced mode: once set, the playback pipe's reader goes away (a speaker that is gone):
+    #: writes to it fail.
+    playback_broken: threading.Event = field(default_factory=threading.Event)
 
     def finish(self) -> None:
         """Stop the pacers and let every played byte reach ``output_path`` (idempotent).
@@ -109,11 +116,22 @@ def blocked_in_pipe_read(native_id: int) -> bool:
     """Whether that thread of this process sleeps in a pipe read (Linux: its ``wchan``). With
     the paced capture stalled and parked, a capture reader found there is inside a device read
     that cannot return until the feeder writes again."""
+    return _blocked_in(native_id, "pipe_read")  # or anon_pipe_read on newer kernels
+
+
+def blocked_in_pipe_write(native_id: int) -> bool:
+    """Whether that thread of this process sleeps in a pipe write: with the paced playback
+    stalled, a playback writer found there is inside a device write that cannot return until
+    the drain reads again."""
+    return _blocked_in(native_id, "pipe_write")
+
+
+def _blocked_in(native_id: int, call: str) -> bool:
     try:
         wchan = Path(f"/proc/self/task/{native_id}/wchan").read_text()
     except OSError:
         return False
-    return "pipe_read" in wchan  # pipe_read, or anon_pipe_read on newer kernels
+    return call in wchan
 
 
 def read_pcm(source: Path | bytes | np.ndarray) -> bytes:
@@ -295,6 +313,14 @@ def run_pacers(devs: AlsaFileDevices, cap_w: int, out_r: int, pcm: bytes, loop: 
             # Until EOF, not until _stop: finish() closes the write end and wants every
             # byte played before that in the file (pacing stops once _stop is set).
             while True:
+                if devs.playback_broken.is_set():
+                    break
+                if devs.playback_stalled.is_set() and not devs._stop.is_set():
+                    devs.playback_parked.set()
+                    devs._stop.wait(0.01)
+                    start = time.monotonic() - got / bytes_per_sec
+                    continue
+                devs.playback_parked.clear()
                 try:
                     data = os.read(out_r, chunk)
                 except OSError:

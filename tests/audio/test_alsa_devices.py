@@ -7,8 +7,9 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,7 +19,13 @@ from booth.audio.capture import Capture, CapturedFrame
 from booth.audio.framer import Framer
 from booth.audio.playback import Playback
 from booth.errors import BoothError, ErrorCode
-from tests.support.alsa import AlsaFileDevices, alsa_file_devices, blocked_in_pipe_read, find_signal
+from tests.support.alsa import (
+    AlsaFileDevices,
+    alsa_file_devices,
+    blocked_in_pipe_read,
+    blocked_in_pipe_write,
+    find_signal,
+)
 
 
 def make_signal(rate: int, seconds: float, seed: int) -> np.ndarray:
@@ -107,6 +114,24 @@ async def test_stalled_mic_is_disconnected_released_then_reopens(tmp_path: Path)
             await capture.stop()
 
 
+async def stop_while_stuck(
+    stop: Coroutine[Any, Any, None],
+    thread: threading.Thread,
+    stalled: threading.Event,
+    call: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``stop`` returns while ``thread`` is stuck in its ``call`` on the ``stalled`` device,
+    leaving the stream open; once the device goes on, the thread closes it."""
+    await asyncio.wait_for(stop, 10)
+    assert thread.is_alive()  # still inside its call, the stream still open
+    assert "its stream will be closed when it does" in caplog.text
+    assert f"closed when its {call} returned" not in caplog.text
+    stalled.clear()
+    await asyncio.wait_for(asyncio.to_thread(thread.join), 5)
+    assert f"closed when its {call} returned" in caplog.text
+
+
 async def test_stop_while_a_read_is_blocked_leaves_the_stream_to_its_reader(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -123,14 +148,8 @@ async def test_stop_while_a_read_is_blocked_leaves_the_stream_to_its_reader(
             reader = reader_of(capture)
             devs.capture_stalled.set()
             await asyncio.wait_for(stuck_in_a_read(devs, reader), 5)
-            await asyncio.wait_for(capture.stop(), 10)
+            await stop_while_stuck(capture.stop(), reader, devs.capture_stalled, "read", caplog)
             assert not capture.running
-            assert reader.is_alive()  # still inside its read, the stream still open
-            assert "its stream will be closed when it does" in caplog.text
-            assert "closed when its read returned" not in caplog.text
-            devs.capture_stalled.clear()
-            await asyncio.wait_for(asyncio.to_thread(reader.join), 5)
-            assert "closed when its read returned" in caplog.text
             await asyncio.wait_for(capture.start(), 10)  # the device opens again
             frames = [await asyncio.wait_for(capture.get(), 5) for _ in range(5)]
         finally:
@@ -215,6 +234,69 @@ async def test_flush_drops_queued_audio(tmp_path: Path) -> None:
             await playback.stop()
         devs.finish()
     assert not np.any(devs.played_samples())
+
+
+def writer_of(playback: Playback) -> threading.Thread:
+    """The thread that writes the device (found by the native id playback gives benches)."""
+    return next(t for t in threading.enumerate() if t.native_id == playback.audio_thread)
+
+
+async def test_stop_while_a_write_is_blocked_leaves_the_stream_to_its_writer(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A speaker that takes nothing makes playback unhealthy; a stop cannot wait for a write
+    that may never return and must not close the stream under it: it returns after a bounded
+    wait, and the writer closes the stream when its write comes back. The device then opens
+    and plays again."""
+    caplog.set_level(logging.INFO, logger="booth.audio")
+    pcm = make_signal(16000, 0.3, 15)
+    with alsa_file_devices(tmp_path, rate=16000, paced=True) as devs:
+        playback = Playback(devs.playback_name, rate=16000, prebuffer_ms=40, stall_timeout=0.2)
+        await playback.start()
+        try:
+            assert playback.healthy()
+            writer = writer_of(playback)
+            devs.playback_stalled.set()
+            async with asyncio.timeout(5):  # waits for the device, not for time
+                while not (
+                    devs.playback_parked.is_set()
+                    and writer.native_id is not None
+                    and blocked_in_pipe_write(writer.native_id)
+                ):
+                    await asyncio.sleep(0.005)
+                while playback.healthy():
+                    await asyncio.sleep(0.02)
+            await stop_while_stuck(playback.stop(), writer, devs.playback_stalled, "write", caplog)
+            assert not playback.is_open
+            await asyncio.wait_for(playback.start(), 10)  # the device opens again
+            assert playback.healthy() and writer_of(playback) is not writer
+            playback.write(pcm.tobytes())
+            playback.mark_end()
+            await asyncio.wait_for(playback.wait_drained(), 10)
+        finally:
+            devs.playback_stalled.clear()
+            await playback.stop()
+        devs.finish()
+    assert find_signal(devs.played_samples(), pcm) >= 0
+
+
+async def test_a_speaker_that_is_gone_fails_its_write_and_is_unhealthy(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with alsa_file_devices(tmp_path, rate=16000, paced=True) as devs:
+        playback = Playback(devs.playback_name, rate=16000, stall_timeout=600.0)
+        await playback.start()
+        try:
+            writer = writer_of(playback)
+            assert playback.healthy()
+            devs.playback_broken.set()  # unplugged: the write fails, it does not hang
+            await asyncio.wait_for(asyncio.to_thread(writer.join), 5)
+            assert not playback.healthy()
+            assert playback.is_open  # until the daemon, told by healthy(), closes it
+            assert "the write failed (PortAudio error" in caplog.text
+        finally:
+            await asyncio.wait_for(playback.stop(), 10)
+    assert not playback.is_open
 
 
 def test_device_listing_and_rates(tmp_path: Path) -> None:

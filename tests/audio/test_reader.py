@@ -12,15 +12,15 @@ import threading
 
 from booth.audio import devices
 from booth.audio.reader import BlockReader
+from tests.support.portaudio import FakePortAudio, FakeStream
 
 Script = list[bytes | OSError]
 
 
-class ScriptedStream:
+class ScriptedStream(FakeStream):
     def __init__(self, script: Script) -> None:
+        super().__init__()
         self.script = script
-        self.closed = False
-        self.stopped = False
 
     def read(self, frames: int, exception_on_overflow: bool = True) -> bytes:
         assert exception_on_overflow  # overflows must be seen, not silently ignored
@@ -34,19 +34,6 @@ class ScriptedStream:
 
     def get_read_available(self) -> int:
         return 0
-
-    def stop_stream(self) -> None:
-        self.stopped = True
-
-    def close(self) -> None:
-        self.closed = True
-
-
-class FakePortAudio:
-    terminated = False
-
-    def terminate(self) -> None:
-        self.terminated = True
 
 
 def test_an_overflow_is_counted_and_reading_goes_on_on_a_new_stream() -> None:
@@ -133,8 +120,8 @@ def test_a_block_is_stamped_behind_what_is_queued_after_it() -> None:
     fail = OSError("Device unavailable", devices.PA_DEVICE_UNAVAILABLE)
     # 200 ms in one read: the device can have delivered the block and the 100 ms behind it.
     stamps, reader = stamps_of(PacedStream([b"x" * 640, fail], period=0.2, queued=1600), 320)
-    # last_read: when that read returned (the failing second one does not set it).
-    assert stamps == [reader.last_read - (320 + 1600) / 16000]
+    # last_io: when that read returned (the failing second one does not set it).
+    assert stamps == [reader.last_io - (320 + 1600) / 16000]
 
 
 def test_a_full_buffer_reported_at_once_is_not_believed() -> None:
@@ -143,4 +130,4 @@ def test_a_full_buffer_reported_at_once_is_not_believed() -> None:
     a 1 s block read at once is taken as just filled."""
     fail = OSError("Device unavailable", devices.PA_DEVICE_UNAVAILABLE)
     stamps, reader = stamps_of(PacedStream([b"x" * 32000, fail], period=0.0, queued=10**9), 16000)
-    assert stamps == [reader.last_read - 1.0]
+    assert stamps == [reader.last_io - 1.0]

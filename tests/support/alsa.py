@@ -7,6 +7,7 @@ from booth.sim.alsa_devices import (
     AlsaFileDevices,
     alsa_file_devices,
     blocked_in_pipe_read,
+    blocked_in_pipe_write,
     find_signal,
     read_pcm,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "AlsaFileDevices",
     "alsa_file_devices",
     "blocked_in_pipe_read",
+    "blocked_in_pipe_write",
     "find_signal",
     "read_pcm",
 ]
