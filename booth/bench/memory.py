@@ -75,12 +75,14 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("first call: websockets", "import booth.transport.link"),
     ("first call: session (httpx)", "import booth.session"),
     (
-        # The REST client verifies certificates (an SSL context with certifi's CAs) and its
-        # first request loads httpx's transport (httpcore, h11, anyio). Refused on loopback.
+        # The REST client verifies certificates (the booth's one TLS context, with the system's
+        # CAs) and its first request loads httpx's transport (httpcore, h11, anyio). Refused on
+        # loopback.
         "first call: first REST request",
         "import asyncio, httpx\n"
+        "from booth.transport.tls import client_context\n"
         "async def first_request():\n"
-        "    async with httpx.AsyncClient(verify=True, trust_env=False) as client:\n"
+        "    async with httpx.AsyncClient(verify=client_context(), trust_env=False) as client:\n"
         "        try:\n"
         "            await client.get('http://127.0.0.1:9/')\n"
         "        except httpx.HTTPError:\n"

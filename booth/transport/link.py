@@ -36,6 +36,7 @@ from booth.limits import WS_MESSAGE
 from booth.servicetext import clean
 from booth.transport.probe import LinkProbe
 from booth.transport.proxy import HttpProxy, ProxyError, open_tunnel
+from booth.transport.tls import client_context
 from booth.transport.urlpolicy import WS_SCHEMES, check_url_allowed
 
 log = logging.getLogger(__name__)
@@ -369,6 +370,8 @@ async def _connect(
         target = parse_uri(url)
         # websockets sets ssl and server_hostname from the URL, as for a direct connection.
         route = {"sock": await open_tunnel(proxy, target.host, target.port)}
+    if url.startswith("wss:"):
+        route["ssl"] = client_context()  # not a fresh default context for every dial
     try:
         return await connect(
             url,

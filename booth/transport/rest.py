@@ -41,6 +41,7 @@ from booth.transport.proxy import (
     refusal_for_url,
     status_of_refusal,
 )
+from booth.transport.tls import client_context
 from booth.transport.urlpolicy import HTTP_SCHEMES, WS_SCHEMES, UrlRejected, parse_service_url
 
 log = logging.getLogger(__name__)
@@ -306,13 +307,13 @@ class RestClient:
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
         self._sleep = sleep
         self._proxy = proxy
-        # verify=True always; no env proxies: a booth talks to its service (through the
+        # Verified TLS always; no env proxies: a booth talks to its service (through the
         # configured proxy, if any) and nothing else.
         self._http = httpx.AsyncClient(
             proxy=proxy.for_httpx() if proxy is not None else None,
             base_url=self.api_url,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-            verify=True,
+            verify=client_context(),  # verifying: certificates and host names are checked
             trust_env=False,
             follow_redirects=False,
             transport=transport,

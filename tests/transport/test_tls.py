@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from booth.transport.link import Link, LinkError
 from booth.transport.rest import RestClient, TlsError
+from booth.transport.tls import client_context
 from tests.support.tls import untrusted_https_server
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
@@ -33,3 +35,38 @@ async def test_rest_refuses_an_untrusted_certificate(untrusted_https: int) -> No
 async def test_websocket_refuses_an_untrusted_certificate(untrusted_https: int) -> None:
     with pytest.raises(LinkError, match=r"CERTIFICATE_VERIFY_FAILED|SSL"):
         await Link.open(f"wss://127.0.0.1:{untrusted_https}/ws")
+
+
+async def test_one_context_serves_every_client_and_still_verifies(
+    untrusted_https: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = client_context()
+    assert shared.verify_mode == ssl.CERT_REQUIRED and shared.check_hostname
+
+    def no_new_context(*args: object, **kw: object) -> ssl.SSLContext:
+        raise AssertionError("a fresh TLS context was built: the CA bundle parsed again")
+
+    monkeypatch.setattr(ssl, "create_default_context", no_new_context)
+    url = f"https://127.0.0.1:{untrusted_https}"
+    for _ in range(2):
+        async with RestClient(url, "ath_live_k_00000001") as rest:
+            with pytest.raises(TlsError, match="certificate"):
+                await rest.mint("b")
+        with pytest.raises(LinkError, match=r"CERTIFICATE_VERIFY_FAILED|SSL"):
+            await Link.open(f"wss://127.0.0.1:{untrusted_https}/ws")
+    assert client_context() is shared
+
+
+async def test_a_ca_the_system_trusts_is_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one context takes the system's CAs (OpenSSL's default paths, which SSL_CERT_FILE
+    overrides): a private CA added there, as ``update-ca-certificates`` does, is trusted."""
+    async with untrusted_https_server(tmp_path) as port:
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))
+        client_context.cache_clear()
+        try:
+            async with RestClient(f"https://127.0.0.1:{port}", "ath_live_k_00000001") as rest:
+                assert (await rest.mint("b")).token == "t"
+        finally:
+            client_context.cache_clear()
