@@ -16,6 +16,8 @@ import os
 import socket
 from collections.abc import Callable, Mapping
 
+from booth.wakeups import delay_on_grid
+
 log = logging.getLogger(__name__)
 
 
@@ -125,8 +127,9 @@ class WatchdogPinger:
         self.withheld = 0
 
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(self.interval)
+            await asyncio.sleep(delay_on_grid(self.interval, loop.time()))  # with the others
             if self.alive is not None and not self.alive():
                 if self.withheld == 0:
                     log.error("daemon is not making progress: withholding watchdog pings")

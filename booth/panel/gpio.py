@@ -23,6 +23,7 @@ from booth.config import LedSection, PanelSection
 from booth.panel import patterns
 from booth.panel.button import ButtonDetector, ButtonEvent
 from booth.panel.patterns import ColourName, LedPattern
+from booth.wakeups import on_grid
 
 log = logging.getLogger(__name__)
 
@@ -59,59 +60,17 @@ def _on_off(level: float) -> float:
     return 1.0 if level >= 0.5 else 0.0
 
 
-class RgbLed:
-    """One RGB LED (gpiozero RGBLED); PWM where the pins allow it, on/off otherwise."""
+class _PinLeds:
+    """One gpiozero LED per fitted colour pin (PWM where the pin allows it, on/off
+    otherwise); ``apply`` writes only the pins whose level changed: a write goes through
+    several gpiozero layers, and a breathe changes one colour at up to 25 steps a second."""
 
-    def __init__(self, cfg: LedSection, factory: Any) -> None:
-        from gpiozero import RGBLED
-        from gpiozero.exc import PinPWMUnsupported
-
-        if cfg.red is None or cfg.green is None or cfg.blue is None:
-            raise ValueError("panel.leds: rgb mode needs red, green and blue pins")
-        try:
-            self._led = RGBLED(
-                cfg.red, cfg.green, cfg.blue, active_high=cfg.active_high, pin_factory=factory
-            )
-            self.pwm = True
-        except PinPWMUnsupported:
-            self._led = RGBLED(
-                cfg.red,
-                cfg.green,
-                cfg.blue,
-                active_high=cfg.active_high,
-                pwm=False,
-                pin_factory=factory,
-            )
-            self.pwm = False
-        self._last: tuple[float, ...] | None = None
-
-    def apply(self, frame: dict[ColourName, float]) -> None:
-        rgb = patterns.rgb_of(frame)
-        value = rgb if self.pwm else tuple(_on_off(v) for v in rgb)
-        if value != self._last:  # a pin write costs more than the comparison
-            self._led.value = value
-            self._last = value
-
-    def close(self) -> None:
-        self._led.close()
-
-
-class SeparateLeds:
-    """One LED per colour, any subset of red/green/blue/amber/white fitted."""
-
-    def __init__(self, cfg: LedSection, factory: Any) -> None:
+    def __init__(self, cfg: LedSection, pins: dict[ColourName, object], factory: Any) -> None:
         from gpiozero import LED, PWMLED
         from gpiozero.exc import PinPWMUnsupported
 
         self._leds: dict[ColourName, Any] = {}
         self._pwm: dict[ColourName, bool] = {}
-        pins: dict[ColourName, object] = {
-            "red": cfg.red,
-            "green": cfg.green,
-            "blue": cfg.blue,
-            "amber": cfg.amber,
-            "white": cfg.white,
-        }
         try:
             for colour, pin in pins.items():
                 if pin is None:
@@ -130,11 +89,12 @@ class SeparateLeds:
         self.fitted = frozenset(self._leds)
         self._last: dict[ColourName, float] = {}
 
-    def apply(self, frame: dict[ColourName, float]) -> None:
-        for colour, level in patterns.separate_of(frame, self.fitted).items():
-            value = level if self._pwm[colour] else _on_off(level)
+    def write(self, levels: dict[ColourName, float]) -> None:
+        for colour, level in levels.items():
+            pwm = self._pwm[colour]
+            value = level if pwm else _on_off(level)
             if self._last.get(colour) != value:  # a pin write costs more than the comparison
-                self._leds[colour].value = value if self._pwm[colour] else bool(value)
+                self._leds[colour].value = value if pwm else bool(value)
                 self._last[colour] = value
 
     def close(self) -> None:
@@ -142,6 +102,43 @@ class SeparateLeds:
             with contextlib.suppress(Exception):
                 led.close()
         self._leds.clear()
+
+
+class RgbLed:
+    """One RGB LED: its three colour pins, each frame mixed onto them (``patterns.rgb_of``)."""
+
+    def __init__(self, cfg: LedSection, factory: Any) -> None:
+        if cfg.red is None or cfg.green is None or cfg.blue is None:
+            raise ValueError("panel.leds: rgb mode needs red, green and blue pins")
+        self._pins = _PinLeds(cfg, {"red": cfg.red, "green": cfg.green, "blue": cfg.blue}, factory)
+
+    def apply(self, frame: dict[ColourName, float]) -> None:
+        r, g, b = patterns.rgb_of(frame)
+        self._pins.write({"red": r, "green": g, "blue": b})
+
+    def close(self) -> None:
+        self._pins.close()
+
+
+class SeparateLeds:
+    """One LED per colour, any subset of red/green/blue/amber/white fitted."""
+
+    def __init__(self, cfg: LedSection, factory: Any) -> None:
+        pins: dict[ColourName, object] = {
+            "red": cfg.red,
+            "green": cfg.green,
+            "blue": cfg.blue,
+            "amber": cfg.amber,
+            "white": cfg.white,
+        }
+        self._pins = _PinLeds(cfg, pins, factory)
+        self.fitted = self._pins.fitted
+
+    def apply(self, frame: dict[ColourName, float]) -> None:
+        self._pins.write(patterns.separate_of(frame, self.fitted))
+
+    def close(self) -> None:
+        self._pins.close()
 
 
 class LedAnimator:
@@ -155,6 +152,7 @@ class LedAnimator:
         self._failed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._next_step: asyncio.TimerHandle | None = None
+        self._next_at = 0.0  # the pattern time the pending step draws
 
     @property
     def state(self) -> LedState:
@@ -197,15 +195,22 @@ class LedAnimator:
             self._next_step = None
         if self._loop is None:
             return
-        nxt = self.pattern.next_change(now - self._since)
-        if nxt is not None:
-            self._next_step = self._loop.call_later(max(0.0, self._since + nxt - now), self._step)
+        at = self.pattern.next_change(now - self._since)
+        if at is None:
+            return
+        # On the wake-up grid, so the steps share wake-ups with the daemon's other timers.
+        # The timer may fire up to half a grid step early: the step then draws the frame
+        # of ``at`` itself (see _step), not the one before it.
+        t = self._loop.time()
+        self._next_at = at
+        self._next_step = self._loop.call_at(on_grid(t + self._since + at - now, t), self._step)
 
     def _step(self) -> None:
         self._next_step = None
         now = self._clock()
-        self.render(now)
-        self._plan(now)
+        drawn = max(now, self._since + self._next_at)  # late: now; early: the frame due
+        self.render(drawn)
+        self._plan(drawn)
 
 
 class Panel:
@@ -294,7 +299,8 @@ class Panel:
 
 
 class GpioPanel(Panel):
-    """The real panel: a gpiozero Button (our own debounce) plus the configured LEDs."""
+    """The real panel: the button's pin as a gpiozero input (our own debounce and hold) plus
+    the configured LEDs."""
 
     def __init__(
         self,
@@ -305,7 +311,7 @@ class GpioPanel(Panel):
         *,
         clock: Clock = time.monotonic,
     ) -> None:
-        from gpiozero import Button
+        from gpiozero import DigitalInputDevice
 
         leds: LedOutput = NoLeds()
         degraded = ""
@@ -325,22 +331,23 @@ class GpioPanel(Panel):
             degraded=degraded,
         )
         try:
-            # bounce_time=None: gpiozero's debounce differs per factory; ours is uniform.
-            self.button = Button(
+            # bounce_time=None: gpiozero's debounce differs per factory; ours is uniform. Not
+            # gpiozero's Button: its hold thread wakes 10 times a second for a hold we detect.
+            self.button = DigitalInputDevice(
                 cfg.button_pin, pull_up=cfg.button_pull_up, bounce_time=None, pin_factory=factory
             )
         except Exception:
             leds.close()
             raise
-        self.button.when_pressed = lambda: self.edge_threadsafe(True)
-        self.button.when_released = lambda: self.edge_threadsafe(False)
+        self.button.when_activated = lambda: self.edge_threadsafe(True)
+        self.button.when_deactivated = lambda: self.edge_threadsafe(False)
 
     def read_level(self) -> bool | None:
-        return bool(self.button.is_pressed)
+        return bool(self.button.is_active)
 
     async def close(self) -> None:
-        self.button.when_pressed = None
-        self.button.when_released = None
+        self.button.when_activated = None
+        self.button.when_deactivated = None
         await super().close()
         self.button.close()
 

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from booth.wakeups import GRID
+
 ColourName = Literal["red", "green", "blue", "amber", "white"]
 COLOURS: tuple[ColourName, ...] = ("red", "green", "blue", "amber", "white")
 
@@ -57,8 +59,8 @@ class Wave:
         if self.kind == "solid":
             return None
         if self.kind == "breathe":
-            # ~32 steps a cycle is smooth to the eye; 25 frames a second at most (a 1 s
-            # breathe), 8 for the 4 s idle breathe.
+            # ~32 steps a cycle is smooth to the eye; 20 frames a second at most (a 1 s
+            # breathe: the wake-up grid's step, booth.wakeups), 8 for the 4 s idle breathe.
             return t + min(max(self.period / 32, MIN_STEP), MAX_STEP)
         if self.kind == "blink":
             edges: tuple[float, ...] = (self.duty * self.period, self.period)
@@ -73,7 +75,7 @@ class Wave:
 
 
 SOLID = Wave("solid")
-MIN_STEP = 0.04
+MIN_STEP = GRID
 MAX_STEP = 0.125
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
+import threading
 import warnings
 from typing import Any
 
@@ -14,6 +16,7 @@ from booth.config import LedSection, PanelSection
 from booth.panel import patterns
 from booth.panel.button import ButtonDetector, ButtonEvent
 from booth.panel.gpio import GpioPanel, Panel, open_panel
+from booth.wakeups import GRID
 
 
 class FakeClock:
@@ -202,6 +205,42 @@ async def test_rgb_led_patterns_on_pwm_pins(factory: Any) -> None:
     assert pins(factory, 22, 23, 24) == (0.0, 0.0, 0.0)
 
 
+async def test_the_button_has_no_polling_thread(factory: Any) -> None:
+    from gpiozero.mixins import HoldThread
+
+    h = await make(factory)
+    assert not [t for t in threading.enumerate() if isinstance(t, HoldThread)]
+    await h.panel.close()
+
+
+class CountingPWMPin(MockPWMPin):
+    """A mock PWM pin that counts the writes it is given, changed or not."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.writes = 0
+
+    def _set_state(self, value: float) -> None:
+        self.writes += 1
+        super()._set_state(value)
+
+
+async def test_a_breathe_writes_only_the_pin_it_changes() -> None:
+    factory = MockFactory(pin_class=CountingPWMPin)
+    try:
+        h = await make(factory)
+        h.panel.show(patterns.PERSONA_SPEAKING)  # solid green, blue pulse
+        before = {n: factory.pin(n).writes for n in (22, 23, 24)}
+        for step in range(1, 11):
+            h.panel.leds.render(h.clock.t + step * 0.04)
+        writes = {n: factory.pin(n).writes - before[n] for n in (22, 23, 24)}
+        assert writes[22] == writes[23] == 0  # red and green held their levels
+        assert writes[24] == 10
+        await h.panel.close()
+    finally:
+        factory.reset()
+
+
 @pytest.mark.parametrize("blinks", [1, 2, 4])
 async def test_error_blink_code_counts(factory: Any, blinks: int) -> None:
     h = await make(factory)
@@ -294,6 +333,26 @@ async def test_the_animator_keeps_one_timer_and_none_for_a_steady_pattern(factor
     assert pending is not None and pending.cancelled() and leds._next_step is None
 
 
+async def test_animator_steps_fall_on_the_wakeup_grid(factory: Any) -> None:
+    """Steps share wake-ups with the daemon's other timers; one that fires a little early
+    draws the frame it was due for, so no edge waits for a further wake-up."""
+    h = await make(factory)
+    h.clock.t = 100.0
+    h.panel.start()
+    leds = h.panel.leds
+    h.panel.show(patterns.CONNECTING)  # amber blink: on for 0.5 s, then off
+    step = leds._next_step
+    assert step is not None
+    assert math.isclose(step.when() / GRID, round(step.when() / GRID), abs_tol=1e-6)
+    assert pins(factory, 22, 23) == (1.0, 0.4)
+    step.cancel()
+    h.clock.t = 100.49  # 10 ms before the edge
+    leds._step()
+    assert pins(factory, 22, 23) == (0.0, 0.0)  # the edge's frame, drawn now
+    assert leds._next_at == 1.0  # and the next step is the next edge, not this one again
+    await h.panel.close()
+
+
 async def test_no_leds_mode_still_has_a_button(factory: Any) -> None:
     h = await make(factory, leds=LedSection(mode="none"))
     h.panel.show(patterns.TALKING)
@@ -355,7 +414,7 @@ def test_patterns_say_when_they_next_change() -> None:
     assert changes(patterns.error(2), 5.3) == [0.2, 0.5, 0.7, 2.5, 2.7, 3.0, 3.2, 5.0, 5.2]
     idle = changes(patterns.IDLE, 4.0)  # 4 s breathe: 8 steps a second
     assert len(idle) == 31 and idle[0] == 0.125
-    assert len(changes(patterns.PERSONA_SPEAKING, 1.0)) == 24  # 1 s breathe: 25 a second
+    assert len(changes(patterns.PERSONA_SPEAKING, 1.0)) == 19  # 1 s breathe: 20 a second
     # Every level change of a blink falls on an edge it reports.
     wave = patterns.error(3).components[0][1]
     edges = set(changes(patterns.error(3), 6.0))
