@@ -269,10 +269,9 @@ class Capture:
         # Known before it runs: a read that fails at once is reported against this stream.
         self._reader, self.device = reader, dev
         try:
-            reader.start()
+            reader.start()  # if it cannot start, it has closed the stream
         except BaseException:
             self._reader = None
-            reader.release(0.0)  # never started: closes the stream and its PortAudio here
             raise
         self.audio_thread = reader.native_id
         log.info("mic open: %s at %d Hz, %d channel(s)", dev.name, rate, channels)

@@ -281,10 +281,9 @@ class Playback:
         )
         self._writer, self.device, self._failed = writer, dev, False
         try:
-            writer.start()
+            writer.start()  # if it cannot start, it has closed the stream
         except BaseException:
             self._writer = None
-            writer.release(0.0)  # never started: closes the stream and its PortAudio here
             raise
         self.audio_thread = writer.native_id
         log.info("speaker open: %s at %d Hz, %d channel(s)", dev.name, rate, channels)

@@ -74,7 +74,13 @@ class StreamThread:
         return self._thread.is_alive()
 
     def start(self) -> None:
-        self._thread.start()
+        """Start the thread; if it cannot start, close the stream and its PortAudio here
+        (nothing else would) and raise."""
+        try:
+            self._thread.start()
+        except BaseException:
+            self.release(0.0)
+            raise
 
     def release(self, timeout: float = RELEASE_TIMEOUT) -> bool:
         """Stop; close the stream and end its PortAudio instance. Not from the thread itself.

@@ -10,6 +10,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from booth.audio import devices
 from booth.audio.writer import BlockWriter
 from tests.support.portaudio import FakePortAudio, FakeStream
@@ -75,3 +77,17 @@ def test_each_block_is_taken_when_the_device_has_room_for_it() -> None:
     assert errors == ["PortAudio error -9985: Device unavailable"]
     assert stream.closed and stream.stopped and pa.terminated
     assert not writer.alive
+
+
+def test_a_thread_that_cannot_start_closes_its_stream() -> None:
+    """No thread means nobody else will close the stream: ``start`` does it, then raises."""
+    stream, pa = FakeStream(), FakePortAudio()
+    writer = BlockWriter(pa, stream, frames=960, rate=48000, fill=bytes, on_error=lambda w, r: None)
+
+    def no_thread() -> None:
+        raise RuntimeError("can't start new thread")  # what threading says at a thread limit
+
+    writer._thread.start = no_thread  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="new thread"):
+        writer.start()
+    assert stream.stopped and stream.closed and pa.terminated
