@@ -36,10 +36,10 @@ class BlockReader(StreamThread):
         name: str = "booth-capture",
         device: str = "microphone",
     ) -> None:
-        super().__init__(pa, stream, on_error=on_error, name=name, device=device)
+        super().__init__(
+            pa, stream, frames=frames, rate=rate, on_error=on_error, name=name, device=device
+        )
         self._reopen = reopen
-        self.frames = frames
-        self.rate = rate
         self._on_block = on_block
         self._on_overflow = on_overflow
 

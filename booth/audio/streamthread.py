@@ -47,12 +47,16 @@ class StreamThread:
         pa: Any,
         stream: Any,
         *,
+        frames: int,
+        rate: int,
         on_error: Callable[[Self, str], None],
         name: str,
         device: str,
     ) -> None:
         self._pa = pa
         self._stream = stream
+        self.frames = frames  # a block, per read or write
+        self.rate = rate
         # Any: called with self, whose type Self names only in signatures.
         self._on_error: Callable[[Any, str], None] = on_error
         self.device = device

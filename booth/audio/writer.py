@@ -44,9 +44,9 @@ class BlockWriter(StreamThread):
         name: str = "booth-playback",
         device: str = "speaker",
     ) -> None:
-        super().__init__(pa, stream, on_error=on_error, name=name, device=device)
-        self.frames = frames
-        self.rate = rate
+        super().__init__(
+            pa, stream, frames=frames, rate=rate, on_error=on_error, name=name, device=device
+        )
         self._fill = fill
 
     def _transfer(self) -> None:
