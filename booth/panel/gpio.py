@@ -62,8 +62,8 @@ def _on_off(level: float) -> float:
 
 class _PinLeds:
     """One gpiozero LED per fitted colour pin (PWM where the pin allows it, on/off
-    otherwise); ``apply`` writes only the pins whose level changed: a write goes through
-    several gpiozero layers, and a breathe changes one colour at up to 25 steps a second."""
+    otherwise); ``write`` writes only the pins whose level changed: a write goes through
+    several gpiozero layers, and a breathe changes one colour at up to 20 steps a second."""
 
     def __init__(self, cfg: LedSection, pins: dict[ColourName, object], factory: Any) -> None:
         from gpiozero import LED, PWMLED

@@ -365,13 +365,13 @@ async def _connect(
     """The WebSocket handshake; through ``proxy`` it runs (with TLS for wss) over a tunnel we
     open ourselves and hand over as ``sock=``: typed proxy failures naming the proxy, bounded
     reply parsing (h11), and the same socket options and dead-link watchdog as direct."""
+    target = parse_uri(url)
     route: dict[str, Any] = dict(_NO_PROXY)
     if proxy is not None:
-        target = parse_uri(url)
-        # websockets sets ssl and server_hostname from the URL, as for a direct connection.
+        # websockets sets server_hostname from the URL, as for a direct connection.
         route = {"sock": await open_tunnel(proxy, target.host, target.port)}
-    if url.startswith("wss:"):
-        route["ssl"] = client_context()  # not a fresh default context for every dial
+    if target.secure:  # as websockets decides it; not a fresh default context for every dial
+        route["ssl"] = client_context()
     try:
         return await connect(
             url,
