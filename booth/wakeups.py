@@ -8,11 +8,13 @@ check, the link watchdog and the device prober each wake on their own beat; with
 deadlines rounded to multiples of ``GRID`` on the loop's clock they coincide, and asyncio runs
 every timer that is due in one turn of the loop.
 
-Pure: the caller gives the loop's time and schedules the result itself.
+``on_grid`` and ``delay_on_grid`` are pure (the caller gives the loop's time);
+``sleep_on_grid`` is the one adapter, for the periodic tasks.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Final
 
 #: 20 a second: the LED breathe's step (smooth to the eye for a 1 s breathe), and a divisor
@@ -39,3 +41,8 @@ def delay_on_grid(interval: float, now: float) -> float:
     if interval < GRID:
         return interval
     return on_grid(now + interval, now, round(interval / GRID)) - now
+
+
+async def sleep_on_grid(interval: float) -> None:
+    """Sleep about ``interval`` seconds, waking on the grid with the loop's other timers."""
+    await asyncio.sleep(delay_on_grid(interval, asyncio.get_running_loop().time()))

@@ -33,7 +33,7 @@ from booth.audio import devices
 from booth.audio.framer import Framer
 from booth.audio.reader import BlockReader
 from booth.errors import BoothError, ErrorCode
-from booth.wakeups import delay_on_grid
+from booth.wakeups import sleep_on_grid
 
 log = logging.getLogger(__name__)
 
@@ -374,9 +374,8 @@ class Capture:
 
     async def _watch(self) -> None:
         interval = min(0.25, self.stall_timeout / 3)
-        loop = asyncio.get_running_loop()
         while self._running:
-            await asyncio.sleep(delay_on_grid(interval, loop.time()))  # with the other timers
+            await sleep_on_grid(interval)
             reader = self._reader
             if reader is None:
                 self._fail(self._disconnected("the stream is gone"))

@@ -48,7 +48,7 @@ from booth.panel.gpio import Panel, open_panel
 from booth.protocol.dialects import traits
 from booth.secret import Secret
 from booth.transport.proxy import HttpProxy
-from booth.wakeups import delay_on_grid
+from booth.wakeups import sleep_on_grid
 
 __all__ = ["BoothApp", "ScorePolicy", "session_factory_for"]
 
@@ -212,10 +212,8 @@ class BoothApp:
         )
 
     async def _ticker(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
-            # On the wake-up grid: the tick shares its wake-ups with the other timers.
-            await asyncio.sleep(delay_on_grid(self.tick_interval, loop.time()))
+            await sleep_on_grid(self.tick_interval)
             self._last_tick = self.clock()
             self.feed(i.Tick())
             live = self.call is not None and self.call.live

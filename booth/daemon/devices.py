@@ -9,14 +9,13 @@ device's return scan in the daemon, ~14× cheaper in CPU, in a booth that is out
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 
 from booth.daemon import inputs as i
 from booth.daemon.audio_io import Microphone, Speaker
 from booth.errors import MIC_CODES, SPEAKER_CODES, ErrorCode
-from booth.wakeups import delay_on_grid
+from booth.wakeups import sleep_on_grid
 
 log = logging.getLogger("booth.daemon")
 
@@ -49,9 +48,8 @@ async def watch_for_return(
     interval: float,
 ) -> None:
     """Forever: while ``device_error()`` names a lost device, probe it and report its return."""
-    loop = asyncio.get_running_loop()
     while True:
-        await asyncio.sleep(delay_on_grid(interval, loop.time()))  # with the other timers
+        await sleep_on_grid(interval)
         code = device_error()
         if code in _MIC_GONE:
             if await available(mic):

@@ -9,14 +9,13 @@ booth must not die because its supervisor's socket hiccuped.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import logging
 import os
 import socket
 from collections.abc import Callable, Mapping
 
-from booth.wakeups import delay_on_grid
+from booth.wakeups import sleep_on_grid
 
 log = logging.getLogger(__name__)
 
@@ -127,9 +126,8 @@ class WatchdogPinger:
         self.withheld = 0
 
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(delay_on_grid(self.interval, loop.time()))  # with the others
+            await sleep_on_grid(self.interval)
             if self.alive is not None and not self.alive():
                 if self.withheld == 0:
                     log.error("daemon is not making progress: withholding watchdog pings")
