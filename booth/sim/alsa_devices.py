@@ -22,7 +22,9 @@ Things to know (measured on alsa-lib 1.2.8 / PortAudio 19.6):
 * Playback output starts with the silence PortAudio primes the buffers with (two
   buffers' worth); use :func:`find_signal` to locate the played audio.
 * The file PCM accepts any rate and channel count: the numbers given here only say how the
-  samples are meant.
+  samples are meant. Paced devices must be opened at ``rate`` (configure it: negotiation
+  would settle on 16 kHz): the pacers run at it, so a stream at 16 kHz on 48 kHz devices
+  runs three times faster than real time, and its playback breaks up.
 """
 
 from __future__ import annotations
