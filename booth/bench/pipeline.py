@@ -40,10 +40,9 @@ from typing import Any
 
 import numpy as np
 
-from booth.bench import quiet_booth_logs
+from booth.bench import BENCH_ENV, quiet_booth_logs
 from booth.bench.pipeline_floor import DEVICE_RATE, speech_like
 from booth.bench.procstat import memory_mb
-from booth.commands.run import DAEMON_ENV
 from booth.sim.child import run_child, serving_child
 from booth.sim.supervised import booth_process
 
@@ -222,11 +221,11 @@ async def _measure(
             "prebuffer_ms": prebuffer_ms,  # None: the booth's default
             "profile": str(profile) if profile is not None else None,
         }
-        # Both children get what `booth run` sets for itself (OpenBLAS single-threaded).
-        raw = await run_child("booth.bench.pipeline_booth", plan, limit_s=limit, env=DAEMON_ENV)
+        # Both children load numpy for the bench's probes: OpenBLAS single-threaded.
+        raw = await run_child("booth.bench.pipeline_booth", plan, limit_s=limit, env=BENCH_ENV)
         # The I/O floor: the same call done plainly, same service, proxy and devices.
         floor = await run_child(
-            "booth.bench.pipeline_floor", plan, limit_s=cpu_s + 60, env=DAEMON_ENV
+            "booth.bench.pipeline_floor", plan, limit_s=cpu_s + 60, env=BENCH_ENV
         )
         with tempfile.TemporaryDirectory(prefix="booth-bench-ready-") as tmp:
             ready, ready_memory, after_call = await start_to_ready(
