@@ -235,9 +235,10 @@ class PyAudioSpeaker:
         return self.playback.healthy()
 
     async def drain(self) -> None:
-        # Playback offers no "drained" event (its callback runs on PortAudio's thread): poll.
-        while self.playback.is_open and self.playback.buffered_ms > 0:  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
+        # The writer thread sets the event once the queue is handed to the device; a stream
+        # that stalls never does, which is why callers bound this.
+        if self.playback.is_open:
+            await self.playback.wait_drained()
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):

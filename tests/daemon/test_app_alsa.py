@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ from booth.audio import jitter
 from booth.audio.framer import Framer
 from booth.config import AudioSection
 from booth.daemon.audio_io import PyAudioMic, PyAudioSpeaker
+from booth.daemon.commands import Cue
+from booth.daemon.cues import cue_pcm
 from booth.devserver.calls import CallStatus
 from tests.daemon.harness import running_booth
 from tests.support.alsa import alsa_file_devices, find_signal
@@ -134,3 +137,17 @@ async def test_mic_going_dead_mid_call_and_coming_back(tmp_path: Path) -> None:
             await b.press()
             await b.server.wait_frames(b.call().call_id, 25)
             assert b.call().call_id != first.call_id
+
+
+async def test_speaker_drain_returns_once_the_cue_is_handed_to_the_device(tmp_path: Path) -> None:
+    with alsa_file_devices(tmp_path / "alsa", paced=True):
+        _, speaker = devices()
+        await speaker.open()
+        try:
+            speaker.play_cue(cue_pcm(Cue.END, 0.3, 16000))  # 360 ms, played in real time
+            assert speaker.playback.buffered_ms > 0
+            async with asyncio.timeout(5):
+                await speaker.drain()
+            assert speaker.playback.buffered_ms == 0
+        finally:
+            await speaker.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import ssl
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -66,6 +67,32 @@ async def test_a_ca_the_system_trusts_is_trusted(
         monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))
         client_context.cache_clear()
         try:
+            async with RestClient(f"https://127.0.0.1:{port}", "ath_live_k_00000001") as rest:
+                assert (await rest.mint("b")).token == "t"
+        finally:
+            client_context.cache_clear()
+
+
+async def test_a_hashed_ca_directory_is_read_on_demand(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the system's CAs in a hashed directory (SSL_CERT_DIR stands in for
+    /etc/ssl/certs), the context loads no CA up front, and still trusts the one in there."""
+    (tmp_path / "server").mkdir()
+    async with untrusted_https_server(tmp_path / "server") as port:
+        cas = tmp_path / "certs"
+        cas.mkdir()
+        cert = tmp_path / "server" / "cert.pem"
+        subject_hash = subprocess.run(
+            ["openssl", "x509", "-hash", "-noout", "-in", str(cert)],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip()  # fmt: skip
+        (cas / f"{subject_hash}.0").write_bytes(cert.read_bytes())
+        monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+        monkeypatch.setenv("SSL_CERT_DIR", str(cas))
+        client_context.cache_clear()
+        try:
+            assert client_context().cert_store_stats()["x509"] == 0  # no bundle parsed
             async with RestClient(f"https://127.0.0.1:{port}", "ath_live_k_00000001") as rest:
                 assert (await rest.mint("b")).token == "t"
         finally:
