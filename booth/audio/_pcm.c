@@ -133,7 +133,8 @@ add_saturating(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_Format(PyExc_ValueError, "add_saturating: dst has %zd samples, src %zd", n, m);
         return NULL;
     }
-    /* Overlapping buffers are fine: sample i is read from both before it is written. */
+    /* First sample to last. dst may be src itself; a src overlapping dst at an offset would
+     * see samples already written (no caller passes one). */
     char *d = dst.buf;
     const char *s = src.buf;
     for (Py_ssize_t i = 0; i < n; i++) {
