@@ -1,7 +1,8 @@
 /*
- * booth.audio._fir: the framer's engine. One call per block runs every polyphase FIR stage,
- * the optional DC blocker and gain, rounding, saturation and framing (booth/audio/framer.py
- * plans the stages and keeps the public API; reference_resample there is the definition).
+ * booth.audio._fir: the framer's engine. One call per block mixes the channels down, runs
+ * every polyphase FIR stage, the optional DC blocker and gain, rounding, saturation and framing
+ * (booth/audio/framer.py loads the plans and keeps the public API; reference_resample in
+ * booth/audio/framer_design.py is the definition).
  *
  * Why C: numpy's per-call overhead was the floor. A 20 ms block made ~10 numpy calls (copy
  * into the history, the matrix product, rounding, clipping, tobytes), and together they cost
@@ -9,8 +10,8 @@
  *
  * Why float64 sums are exact in any order: a stage's taps are integers times 2**-q, and the
  * input is int16, so every product and every partial sum is an integer multiple of
- * 2**-(sum of the stages' q). framer.design checks that the worst case stays below 2**53 of
- * those units, so float64 holds each one exactly. Independent accumulators, SIMD lanes and
+ * 2**-(sum of the stages' q). framer_design.design checks that the worst case stays below
+ * 2**53 of those units, so float64 holds each one exactly. Independent accumulators, SIMD lanes and
  * fused multiply-adds therefore cannot change a bit: the sums equal reference_resample's
  * int64 arithmetic on every machine. fir_outputs is the only place that relies on this; it
  * alone may contract a*b+c into an FMA.
@@ -21,7 +22,8 @@
  *
  * Safety: this runs in a daemon. Every size comes from the constructor, which checks it; the
  * indices are derived from those sizes and the stage state, whose invariants are noted
- * where they are kept. Bad arguments raise; nothing is read or written out of bounds.
+ * where they are kept; the input is read only at the shape and strides its buffer exports.
+ * Bad arguments raise; nothing is read or written out of bounds.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -61,6 +63,7 @@ typedef double v4d __attribute__((vector_size(32), aligned(8), may_alias));
 #endif
 
 #define MAX_STAGES 2
+#define MAX_CHANNELS 8
 #define MAX_UP 4096     /* phases a stage may have (shipped: 320) */
 #define MAX_TAPS 4096   /* taps a phase may have (shipped: 139) */
 #define CHUNK 2048      /* new inputs a stage's history takes at a time */
@@ -88,6 +91,7 @@ typedef struct {
     PyObject_HEAD
     Stage stages[MAX_STAGES];
     int nstages;
+    int channels;         /* interleaved in the input, mixed down to one */
     int dc_block;
     double dc_pole, gain, dc_x, dc_y;
     Py_ssize_t frame;     /* samples a frame */
@@ -193,8 +197,13 @@ emit(Chain *c, const double *v, Py_ssize_t n)
 
 /* -- the stages ------------------------------------------------------------------------- */
 
-static int feed(Chain *c, int s, const double *x, const char *xi, Py_ssize_t xi_step,
-                Py_ssize_t n);
+/* Where a push's int16 input is: frame i's channel ch at p + i*frame_step + ch*chan_step. */
+typedef struct {
+    const char *p;
+    Py_ssize_t frame_step, chan_step;
+} Frames;
+
+static int feed(Chain *c, int s, const double *x, Frames *in, Py_ssize_t n);
 
 /* Every output whose window is complete, then on to the next stage or the output end. */
 static int
@@ -227,16 +236,59 @@ run_stage(Chain *c, int s)
         Py_ssize_t end = st->t + count;
         st->start += (end / st->up) * st->down;
         st->t = end % st->up;
-        if (feed(c, s + 1, st->out, NULL, 0, count) < 0) {
+        if (feed(c, s + 1, st->out, NULL, count) < 0) {
             return -1;
         }
     }
 }
 
-/* n inputs into stage s (float64 x, or int16 at xi every xi_step bytes), or into the output
- * end when s is past the last stage. */
+/* m frames of int16 input as float64 at dst, in advances past them. More than one channel:
+ * their mean, rounded half up, as floor((2*sum + channels) / (2*channels)) (the mean of
+ * int16s is an int16). */
+static void
+load(const Chain *c, Frames *in, double *dst, Py_ssize_t m)
+{
+    const char *p = in->p;
+    const Py_ssize_t fstep = in->frame_step, cstep = in->chan_step;
+    const int chans = c->channels;
+    if (chans == 1 && fstep == (Py_ssize_t)sizeof(int16_t) &&
+        (uintptr_t)p % sizeof(int16_t) == 0) {
+        const int16_t *src = (const int16_t *)p;
+        for (Py_ssize_t i = 0; i < m; i++) {
+            dst[i] = src[i];
+        }
+    }
+    else if (chans == 1) { /* strided or misaligned: memcpy reads any address */
+        for (Py_ssize_t i = 0; i < m; i++) {
+            int16_t v;
+            memcpy(&v, p + i * fstep, sizeof v);
+            dst[i] = v;
+        }
+    }
+    else {
+        const int32_t den = 2 * chans;
+        for (Py_ssize_t i = 0; i < m; i++) {
+            int32_t sum = 0; /* at most 8 * 32768 in magnitude */
+            for (int ch = 0; ch < chans; ch++) {
+                int16_t v;
+                memcpy(&v, p + i * fstep + ch * cstep, sizeof v);
+                sum += v;
+            }
+            int32_t num = 2 * sum + chans;
+            int32_t q = num / den; /* C truncates toward zero: step down to the floor */
+            if (num % den < 0) {
+                q--;
+            }
+            dst[i] = q;
+        }
+    }
+    in->p = p + m * fstep;
+}
+
+/* n inputs into stage s (float64 x, or the int16 frames in), or into the output end when s
+ * is past the last stage. */
 static int
-feed(Chain *c, int s, const double *x, const char *xi, Py_ssize_t xi_step, Py_ssize_t n)
+feed(Chain *c, int s, const double *x, Frames *in, Py_ssize_t n)
 {
     if (s == c->nstages && x != NULL) {
         return emit(c, x, n);
@@ -267,20 +319,8 @@ feed(Chain *c, int s, const double *x, const char *xi, Py_ssize_t xi_step, Py_ss
             memcpy(dst, x, (size_t)m * sizeof(double));
             x += m;
         }
-        else if (xi_step == (Py_ssize_t)sizeof(int16_t) && (uintptr_t)xi % sizeof(int16_t) == 0) {
-            const int16_t *src = (const int16_t *)xi;
-            for (Py_ssize_t i = 0; i < m; i++) {
-                dst[i] = src[i];
-            }
-            xi += m * xi_step;
-        }
-        else { /* strided or misaligned: memcpy reads any address */
-            for (Py_ssize_t i = 0; i < m; i++) {
-                int16_t v;
-                memcpy(&v, xi + i * xi_step, sizeof v);
-                dst[i] = v;
-            }
-            xi += m * xi_step;
+        else {
+            load(c, in, dst, m);
         }
         n -= m;
         if (st == NULL) {
@@ -380,13 +420,18 @@ stage_init(Stage *st, PyObject *spec)
 static PyObject *
 Chain_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"stages", "frame", "dc_block", "dc_pole", "gain", NULL};
+    static char *kwlist[] = {"stages", "frame", "dc_block", "dc_pole", "gain", "channels", NULL};
     PyObject *stages;
     Py_ssize_t frame;
-    int dc_block;
+    int dc_block, channels = 1;
     double dc_pole, gain;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!npdd:Chain", kwlist, &PyTuple_Type, &stages,
-                                     &frame, &dc_block, &dc_pole, &gain)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!npdd|i:Chain", kwlist, &PyTuple_Type,
+                                     &stages, &frame, &dc_block, &dc_pole, &gain, &channels)) {
+        return NULL;
+    }
+    if (channels < 1 || channels > MAX_CHANNELS) {
+        PyErr_Format(PyExc_ValueError, "channels must be 1 to %d, got %d", MAX_CHANNELS,
+                     channels);
         return NULL;
     }
     Py_ssize_t nstages = PyTuple_GET_SIZE(stages);
@@ -417,6 +462,7 @@ Chain_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         return PyErr_NoMemory();
     }
     self->nstages = (int)nstages;
+    self->channels = channels;
     self->dc_block = dc_block;
     self->dc_pole = dc_pole;
     self->gain = gain;
@@ -450,8 +496,69 @@ reserve(Chain *c, Py_ssize_t n)
 
 PyDoc_STRVAR(Chain_push_doc,
 "push(pcm) -> bytes\n\n"
-"Append mono int16 samples (an int16 buffer, e.g. a 1-d numpy array, or bytes of native\n"
-"int16); return the frames now complete, joined, as native int16.");
+"Append int16 frames of `channels` interleaved samples each (mixed down to their mean,\n"
+"rounded half up): an int16 buffer (1-d, or 2-d with a column a channel, e.g. a numpy\n"
+"array) or bytes of native int16. Return the frames now complete, joined, as native int16.");
+
+/* The frames in a push's buffer (view, already taken): in and their count n, or -1 with an
+ * exception set (the view is the caller's to release either way). */
+static int
+frames_of(const Chain *self, PyObject *pcm, const Py_buffer *view, Frames *in, Py_ssize_t *n)
+{
+    const char *fmt = view->format == NULL ? "B" : view->format;
+    if (fmt[0] == '@' || fmt[0] == '=' || fmt[0] == '<' || fmt[0] == '>' || fmt[0] == '!') {
+        int native_little = PY_LITTLE_ENDIAN;
+        int little = fmt[0] == '<' || ((fmt[0] == '@' || fmt[0] == '=') && native_little);
+        if (little != native_little) {
+            PyErr_SetString(PyExc_TypeError, "PCM must be in native byte order");
+            return -1;
+        }
+        fmt++;
+    }
+    const Py_ssize_t chans = self->channels;
+    in->p = (const char *)view->buf;
+    if (strcmp(fmt, "h") == 0 && view->itemsize == 2 && view->ndim == 2) {
+        if (view->shape[1] != chans) {
+            PyErr_Format(PyExc_ValueError, "expected %zd channels, got %zd", chans,
+                         view->shape[1]);
+            return -1;
+        }
+        *n = view->shape[0];
+        in->frame_step = view->strides[0];
+        in->chan_step = view->strides[1];
+        return 0;
+    }
+    Py_ssize_t samples, step;
+    if (strcmp(fmt, "h") == 0 && view->itemsize == 2 && view->ndim <= 1) {
+        samples = view->ndim == 0 ? 1 : view->shape[0];
+        step = view->ndim == 0 || view->strides == NULL ? 2 : view->strides[0];
+    }
+    else if (strcmp(fmt, "B") == 0 && view->itemsize == 1 && view->ndim <= 1 &&
+             (PyBytes_Check(pcm) || PyByteArray_Check(pcm) || PyMemoryView_Check(pcm)) &&
+             (view->ndim == 0 || view->strides == NULL || view->strides[0] == 1)) {
+        if (view->len % 2) {
+            PyErr_SetString(PyExc_ValueError, "PCM bytes must be whole int16 samples");
+            return -1;
+        }
+        samples = view->len / 2;
+        step = 2;
+    }
+    else {
+        PyErr_Format(PyExc_TypeError,
+                     "PCM must be a 1-d or 2-d int16 buffer or bytes, got format '%s' in %d-d",
+                     view->format == NULL ? "B" : view->format, view->ndim);
+        return -1;
+    }
+    if (samples % chans) {
+        PyErr_Format(PyExc_ValueError, "%zd samples is not a whole number of %zd-channel frames",
+                     samples, chans);
+        return -1;
+    }
+    *n = samples / chans;
+    in->frame_step = step * chans;
+    in->chan_step = step;
+    return 0;
+}
 
 static PyObject *
 Chain_push(Chain *self, PyObject *pcm)
@@ -460,49 +567,22 @@ Chain_push(Chain *self, PyObject *pcm)
     if (PyObject_GetBuffer(pcm, &view, PyBUF_STRIDES | PyBUF_FORMAT) < 0) {
         return NULL;
     }
-    const char *fmt = view.format == NULL ? "B" : view.format;
-    if (fmt[0] == '@' || fmt[0] == '=' || fmt[0] == '<' || fmt[0] == '>' || fmt[0] == '!') {
-        int native_little = PY_LITTLE_ENDIAN;
-        int little = fmt[0] == '<' || ((fmt[0] == '@' || fmt[0] == '=') && native_little);
-        if (little != native_little) {
-            PyBuffer_Release(&view);
-            PyErr_SetString(PyExc_TypeError, "PCM must be in native byte order");
-            return NULL;
-        }
-        fmt++;
-    }
-    Py_ssize_t n, step;
-    if (strcmp(fmt, "h") == 0 && view.itemsize == 2 && view.ndim <= 1) {
-        n = view.ndim == 0 ? 1 : view.shape[0];
-        step = view.ndim == 0 || view.strides == NULL ? 2 : view.strides[0];
-    }
-    else if (strcmp(fmt, "B") == 0 && view.itemsize == 1 && view.ndim <= 1 &&
-             (PyBytes_Check(pcm) || PyByteArray_Check(pcm) || PyMemoryView_Check(pcm)) &&
-             (view.ndim == 0 || view.strides == NULL || view.strides[0] == 1)) {
-        if (view.len % 2) {
-            PyBuffer_Release(&view);
-            PyErr_SetString(PyExc_ValueError, "PCM bytes must be whole int16 samples");
-            return NULL;
-        }
-        n = view.len / 2;
-        step = 2;
-    }
-    else {
+    Frames in;
+    Py_ssize_t n;
+    if (frames_of(self, pcm, &view, &in, &n) < 0) {
         PyBuffer_Release(&view);
-        PyErr_Format(PyExc_TypeError, "PCM must be a 1-d int16 buffer or bytes, got format '%s'",
-                     view.format == NULL ? "B" : view.format);
         return NULL;
     }
     if (n > MAX_PUSH) {
         PyBuffer_Release(&view);
-        PyErr_Format(PyExc_ValueError, "at most %zd samples a push, got %zd", MAX_PUSH, n);
+        PyErr_Format(PyExc_ValueError, "at most %zd frames a push, got %zd", MAX_PUSH, n);
         return NULL;
     }
     if (reserve(self, n) < 0) {
         PyBuffer_Release(&view);
         return NULL;
     }
-    int failed = feed(self, 0, NULL, (const char *)view.buf, step, n) < 0;
+    int failed = feed(self, 0, NULL, &in, n) < 0;
     PyBuffer_Release(&view);
     if (failed) {
         return NULL;
@@ -524,9 +604,10 @@ static PyMethodDef Chain_methods[] = {
 };
 
 PyDoc_STRVAR(Chain_doc,
-"Chain(stages, frame, dc_block, dc_pole, gain)\n\n"
-"Polyphase FIR stages, then an optional DC blocker (y = x - x_prev + dc_pole * y_prev) and\n"
-"gain, rounded half to even and saturated to int16, cut into frames of `frame` samples.\n"
+"Chain(stages, frame, dc_block, dc_pole, gain, channels=1)\n\n"
+"The mean of `channels` interleaved inputs (rounded half up), polyphase FIR stages, then\n"
+"an optional DC blocker (y = x - x_prev + dc_pole * y_prev) and gain, rounded half to even\n"
+"and saturated to int16, cut into frames of `frame` samples.\n"
 "stages: a tuple of (taps, up, down, k), taps a buffer of up*k float64 (phase-major, the\n"
 "integer taps times 2**-q). Output n of a stage is sum_i taps[p][i] * x[j - i] with\n"
 "j = n*down // up and p = n*down % up; inputs before the first are zeros.");

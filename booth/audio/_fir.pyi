@@ -4,7 +4,7 @@ import numpy as np
 import numpy.typing as npt
 
 class Chain:
-    """Polyphase FIR stages, DC blocker, gain, rounding and framing for one stream."""
+    """Downmix, polyphase FIR stages, DC blocker, gain, rounding and framing for one stream."""
 
     def __init__(
         self,
@@ -13,6 +13,8 @@ class Chain:
         dc_block: bool,
         dc_pole: float,
         gain: float,
+        channels: int = 1,
     ) -> None: ...
     def push(self, pcm: bytes | bytearray | memoryview | npt.NDArray[np.int16], /) -> bytes:
-        """Append mono native int16 samples; the frames now complete, joined."""
+        """Append native int16 frames of ``channels`` interleaved samples (1-d, or 2-d with a
+        column a channel); the output frames now complete, joined."""

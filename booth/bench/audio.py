@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from booth.audio.framer import Framer, Stage, reference_resample
+from booth.audio.framer import Framer, Stage
+from booth.audio.framer_design import prototype, reference_resample
 
 IN_RATE = 48000  # the default rate for single-rate helpers (the plots)
 IN_RATES = (48000, 44100)
@@ -243,7 +244,7 @@ def _shifted(y: Float, frac: float) -> Float:
 def stage_response(stage: Stage, in_rate: int, low: int) -> dict[str, Any]:
     """A stage's prototype (its taps as rounded) on a 5 Hz grid: ripple to 0.4375·low (the
     framer's pass band) and, for a sharp stage, the worst gain from 0.53125·low up."""
-    proto = stage.taps.T.reshape(-1)[: stage.length] / (2.0**stage.q * stage.up)
+    proto = prototype(stage)
     rate = in_rate * stage.up
     k = np.arange(proto.size)
 
@@ -255,7 +256,7 @@ def stage_response(stage: Stage, in_rate: int, low: int) -> dict[str, Any]:
     stop = gain_db(np.arange(0.53125 * low, rate / 2, 5.0)) if stage.up <= 4 else None
     return {
         "ratio": f"{stage.up}/{stage.down}",
-        "taps_per_phase": int(stage.taps.shape[1]),
+        "taps_per_phase": stage.width,
         "q": stage.q,
         "passband_ripple_db": float(passband.max() - passband.min()),
         "stopband_worst_db": float(stop.max()) if stop is not None else None,

@@ -20,8 +20,9 @@ def chain(
     dc_block: bool = False,
     pole: float = 0.995,
     gain: float = 1.0,
+    channels: int = 1,
 ) -> _fir.Chain:
-    return _fir.Chain(stages, frame, dc_block, pole, gain)
+    return _fir.Chain(stages, frame, dc_block, pole, gain, channels)
 
 
 @pytest.mark.parametrize(
@@ -56,6 +57,12 @@ def test_bad_construction_raises(
         chain(stages, frame, pole=pole, gain=gain)
 
 
+@pytest.mark.parametrize("channels", [0, -1, 9])
+def test_channels_out_of_range_are_refused(channels: int) -> None:
+    with pytest.raises(ValueError, match="channels"):
+        chain(channels=channels)
+
+
 @pytest.mark.parametrize(
     ("pcm", "error"),
     [
@@ -63,7 +70,8 @@ def test_bad_construction_raises(
         (np.zeros(8, dtype=np.int32), TypeError),
         (np.zeros(8, dtype=np.uint8), TypeError),  # bytes only as bytes, not uint8 arrays
         (np.zeros(8, dtype=">i2"), TypeError),  # not the native byte order
-        (np.zeros((4, 2), dtype=np.int16), TypeError),  # 2-d
+        (np.zeros((4, 2), dtype=np.int16), ValueError),  # 2-d with two channels, not one
+        (np.zeros((2, 2, 1), dtype=np.int16), TypeError),  # 3-d
         ("text", TypeError),
         ([1, 2, 3], TypeError),
         (None, TypeError),
@@ -99,3 +107,53 @@ def test_huge_input_is_refused_or_done_never_overrun() -> None:
     out = engine.push(np.full(10_000, 1000, dtype=np.int16))
     assert len(out) == 2 * 40_000
     assert set(np.frombuffer(out, np.int16)[8:].tolist()) == {750}
+
+
+def test_channels_are_mixed_to_their_mean_rounded_half_up() -> None:
+    """By hand, with no stages (the mix goes straight to the output): halves round up, also
+    below zero (-1.5 -> -1), thirds to the nearest, the rails stay the rails."""
+    rows = [
+        ([1, 2], 2),
+        ([-1, -2], -1),
+        ([3, -4], 0),  # -0.5 -> 0
+        ([-32768, -32768], -32768),
+        ([32767, 32767], 32767),
+        ([32767, -32768], 0),
+    ]
+    stereo = chain((), frame=1, channels=2)
+    pcm = np.array([v for row, _ in rows for v in row], dtype=np.int16)
+    assert np.frombuffer(stereo.push(pcm), np.int16).tolist() == [want for _, want in rows]
+    three = chain((), frame=1, channels=3)
+    pcm = np.array([1, 0, 0, 2, 0, 0, -1, 0, 0, -2, 0, 0, -3, 0, 0], dtype=np.int16)
+    assert np.frombuffer(three.push(pcm), np.int16).tolist() == [0, 1, 0, -1, -1]
+
+
+def test_interleaved_bytes_columns_and_strided_frames_are_the_same_input() -> None:
+    """Two channels as interleaved bytes, a 1-d array, a 2-d array (a column a channel,
+    C or Fortran order) and a strided 2-d view give the same frames."""
+    rng = np.random.default_rng(4)
+    left, right = (rng.integers(-32768, 32768, 500).astype(np.int16) for _ in range(2))
+    frames = np.column_stack((left, right))
+    want = chain(dc_block=True, channels=2).push(frames.reshape(-1))
+    assert len(want) == 2 * 500 // 4 * 4
+    wide = np.zeros((500, 5), dtype=np.int16)
+    wide[:, 1], wide[:, 3] = left, right
+    for pcm in (frames.tobytes(), frames, np.asfortranarray(frames), wide[:, 1::2]):
+        assert chain(dc_block=True, channels=2).push(pcm) == want
+
+
+@pytest.mark.parametrize(
+    "pcm",
+    [
+        np.zeros(5, dtype=np.int16),  # not a whole number of frames
+        b"\0" * 6,
+        np.zeros((4, 3), dtype=np.int16),  # three channels, not two
+    ],
+)
+def test_partial_frames_are_refused_and_take_nothing(pcm: Any) -> None:
+    x = np.arange(-40, 40, dtype=np.int16) * 400
+    engine, fresh = chain(channels=2), chain(channels=2)
+    first = engine.push(x[:30])
+    with pytest.raises(ValueError):
+        engine.push(pcm)
+    assert first + engine.push(x[30:]) == fresh.push(x)

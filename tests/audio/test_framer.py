@@ -4,23 +4,17 @@ saturating, with exact frame sizes; its filters meet the pass- and stop-band tar
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from booth.audio.framer import (
-    INPUT_RATES,
-    OUTPUT_RATES,
-    Framer,
-    _shipped,
-    design,
-    plan,
-    reference_resample,
-    shipped_pairs,
-)
-from booth.audio.rates import WIRE_RATES
+from booth.audio.framer import Framer, _shipped, plan, shipped_pairs
+from booth.audio.framer_design import design, prototype, reference_resample
+from booth.audio.rates import INPUT_RATES, OUTPUT_RATES, WIRE_RATES
 from booth.protocol.dialects import TRAITS
 
 RATE_PAIRS = [(i, o) for i in INPUT_RATES for o in OUTPUT_RATES if i != o]
@@ -187,13 +181,45 @@ def test_frames_are_exact_and_remainder_is_carried() -> None:
     assert framer.frames_out == 1
 
 
-def test_stereo_is_downmixed() -> None:
-    rng = np.random.default_rng(7)
-    left = rng.integers(-20000, 20000, size=4800).astype(np.int16)
-    right = rng.integers(-20000, 20000, size=4800).astype(np.int16)
-    stereo = np.column_stack((left, right)).reshape(-1)
-    mixed = ((left.astype(np.int32) + right + 1) // 2).astype(np.int16)
-    assert Framer(48000, channels=2).push(stereo) == Framer(48000).push(mixed)
+@pytest.mark.parametrize("channels", [2, 3, 8])
+def test_channels_are_downmixed_to_their_mean_rounded_half_up(channels: int) -> None:
+    """Interleaved frames, as an array, a 2-d array and bytes torn mid-frame, give what
+    their mean (rounded half up) gives as mono."""
+    rng = np.random.default_rng(channels)
+    frames = rng.integers(-32768, 32768, size=(4800, channels)).astype(np.int16)
+    total = frames.astype(np.int32).sum(axis=1)
+    mixed = ((total * 2 + channels) // (2 * channels)).astype(np.int16)
+    want = Framer(48000).push(mixed)
+    assert len(want) == 5
+    assert Framer(48000, channels=channels).push(frames.reshape(-1)) == want
+    assert Framer(48000, channels=channels).push(frames) == want
+    framer, data = Framer(48000, channels=channels), frames.tobytes()
+    cuts = [0, 1, 2 * channels + 1, 1001, 5000, len(data)]
+    assert [f for a, b in itertools.pairwise(cuts) for f in framer.push(data[a:b])] == want
+
+
+def test_the_run_time_path_never_imports_numpy() -> None:
+    """A fresh interpreter makes a Framer for every shipped pair and pushes PCM through each,
+    mono and stereo, as bytes, bytearrays and torn memoryviews: numpy (~13 MB of the
+    daemon's RSS) is never loaded."""
+    code = """
+import sys
+from booth.audio.framer import Framer, shipped_pairs
+pairs = shipped_pairs()
+for in_rate, out_rate in pairs:
+    for channels in (1, 2):
+        framer = Framer(in_rate, out_rate, channels=channels, dc_block=True, gain_db=6.0)
+        block = bytes(range(256)) * (in_rate // 50 * channels * 2 // 256) + b"\\x01"
+        frames = framer.push(block) + framer.push(bytearray(block))
+        frames += [*framer.push(memoryview(block)[:-3]), framer.push_bytes(block)]
+        assert b"".join(frames), (in_rate, out_rate, channels)
+print(len(pairs), "numpy" in sys.modules)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(len(shipped_pairs())), "False"]
 
 
 def test_dc_block_removes_offset() -> None:
@@ -260,7 +286,7 @@ def test_sharp_stage_taps_meet_the_targets(in_rate: int, out_rate: int) -> None:
     """The designed (rounded) taps on a 5 Hz grid: stop band 80 dB down from 0.53125 of the
     lower rate, pass band to 0.4375 of it within 0.1 dB."""
     (stage,) = plan(in_rate, out_rate)
-    proto = stage.taps.T.reshape(-1)[: stage.length] / (2.0**stage.q * stage.up)
+    proto = prototype(stage)
     rate = in_rate * stage.up
     low = min(in_rate, out_rate)
     k = np.arange(proto.size)
@@ -276,7 +302,7 @@ def test_sharp_stage_taps_meet_the_targets(in_rate: int, out_rate: int) -> None:
 
 
 def test_the_shipped_taps_are_the_design_for_every_pair_the_booth_runs() -> None:
-    """booth/data/framer_taps.npz is what ``design`` makes now (rerun scripts/framer-taps
+    """booth/data/framer_taps.bin is what ``design`` makes now (rerun scripts/framer-taps
     after changing the design), and covers every mic -> wire and wire -> device pair."""
     for dialect in TRAITS.values():
         assert dialect.wire_rate in WIRE_RATES
@@ -285,9 +311,9 @@ def test_the_shipped_taps_are_the_design_for_every_pair_the_booth_runs() -> None
         assert shipped is not None, (in_rate, out_rate)
         assert len(shipped) == len(designed)
         for got, want in zip(shipped, designed, strict=True):
-            for field in ("up", "down", "q", "length"):
+            for field in ("up", "down", "width", "q", "length"):
                 assert getattr(got, field) == getattr(want, field)
-            assert got.taps.dtype == want.taps.dtype and np.array_equal(got.taps, want.taps)
+            assert got.taps == want.taps
     assert _shipped(8000, 22050) is None  # not a pair the booth runs: designed when asked
 
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-
 # A VoiceActivity update per mic frame, a level, a cue mixed under speech in the jitter buffer
 # and read out, a drain of near silence, mono to stereo.
 _MODULES = """
@@ -58,9 +56,6 @@ def test_levels_jitter_cues_and_doctor_s_level_need_no_numpy() -> None:
     assert done.returncode == 0, done.stderr
 
 
-# Turn on (remove the mark) when booth.audio.framer no longer imports numpy (branch
-# framer-stdlib); strict, so it fails as soon as that is true and the mark is stale.
-@pytest.mark.xfail(strict=True, reason="booth.audio.framer still imports numpy")
 def test_the_session_playback_and_the_daemon_need_no_numpy() -> None:
     done = run_fresh(_DAEMON)
     assert done.returncode == 0, done.stderr
