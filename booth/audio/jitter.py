@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
+from booth.audio._pcm import add_saturating, quiet_units
 
 
 @dataclass
@@ -320,14 +320,13 @@ class JitterBuffer:
         if span < need:
             return 0
         seg = self._segment(self._read, span * self._unit)
-        quiet = ((seg >= -QUIET) & (seg <= QUIET)).reshape(span, -1).all(axis=1)
-        runs = np.convolve(quiet, np.ones(need, dtype=np.int32), "valid")
-        found = np.flatnonzero(runs == need)
-        if not found.size:
+        # The first run of need quiet units: where their flags spell need ones.
+        found = quiet_units(seg, self._unit // 2, QUIET).find(b"\1" * need)
+        if found < 0:
             return 0
-        head = int(found[0]) * self._unit
+        head = found * self._unit
         if head:  # the audio before the stretch moves up to close the gap
-            self._store(self._read + self._step, seg[: head // 2].tobytes())
+            self._store(self._read + self._step, seg[:head])
         self._advance(self._step)
         self._excess -= self._step
         self.stats.drained_samples += self._step // self._bpf
@@ -357,19 +356,19 @@ class JitterBuffer:
         saturating); what runs past the queue's end is appended. Notes where the next
         chunk goes while that is still inside the queue."""
         overlap = min(len(data), self._written - start)
-        queued = self._segment(start, overlap)
-        mixed = queued.astype(np.int32) + np.frombuffer(data[:overlap], dtype="<i2")
-        self._store(start, np.clip(mixed, -32768, 32767).astype("<i2").tobytes())
+        begin = start % self._size
+        first = min(overlap, self._size - begin)
+        add_saturating(self._view[begin : begin + first], data[:first])
+        add_saturating(self._view[: overlap - first], data[first:overlap])
         self._append(data[overlap:])
         end = start + len(data)
         self._mix_at = end if end < self._written else None
 
-    def _segment(self, pos: int, n: int) -> np.ndarray:
-        """A copy of n queued bytes from byte position pos, as int16."""
+    def _segment(self, pos: int, n: int) -> bytes:
+        """A copy of n queued bytes from byte position pos."""
         begin = pos % self._size
         first = min(n, self._size - begin)
-        raw = self._view[begin : begin + first].tobytes() + self._view[: n - first].tobytes()
-        return np.frombuffer(raw, dtype="<i2")
+        return self._view[begin : begin + first].tobytes() + self._view[: n - first]
 
     def _store(self, pos: int, raw: bytes) -> None:
         begin = pos % self._size

@@ -7,28 +7,25 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-import numpy.typing as npt
+from booth.audio._pcm import sum_squares
 
 SILENCE_DBFS = -120.0
 
 
-def level_dbfs(
-    pcm: bytes | bytearray | memoryview, scratch: npt.NDArray[np.float64] | None = None
-) -> float:
-    """RMS level of int16 PCM in dBFS (0 dBFS = RMS of a full-scale square wave), floored
-    at -120 dBFS. ``scratch``, a float64 array of the PCM's sample count, saves the one
-    temporary array (VoiceActivity passes its own: no allocation per frame)."""
-    samples = np.frombuffer(pcm, dtype="<i2")
-    if samples.size == 0:
+def rms(pcm: bytes | bytearray | memoryview) -> float:
+    """RMS of native int16 PCM, 0.0 for none. The sum of squares is exact (an integer), so
+    it does not depend on summation order."""
+    n = memoryview(pcm).nbytes // 2
+    return math.sqrt(sum_squares(pcm) / n) if n else 0.0
+
+
+def level_dbfs(pcm: bytes | bytearray | memoryview) -> float:
+    """RMS level of native int16 PCM in dBFS (0 dBFS = RMS of a full-scale square wave),
+    floored at -120 dBFS."""
+    level = rms(pcm)
+    if level <= 0.0:
         return SILENCE_DBFS
-    if scratch is None or scratch.size != samples.size:
-        scratch = np.empty(samples.size)
-    np.copyto(scratch, samples, casting="safe")
-    rms = math.sqrt(float(np.dot(scratch, scratch)) / samples.size)
-    if rms <= 0.0:
-        return SILENCE_DBFS
-    return max(SILENCE_DBFS, 20.0 * math.log10(rms / 32768.0))
+    return max(SILENCE_DBFS, 20.0 * math.log10(level / 32768.0))
 
 
 class VoiceActivity:
@@ -57,7 +54,6 @@ class VoiceActivity:
         self.speaking = False
         self.level = SILENCE_DBFS
         self._run_ms = 0.0
-        self._scratch = np.empty(320)  # one 20 ms frame at 16 kHz; resized if frames differ
 
     def reset(self) -> None:
         self.speaking = False
@@ -66,11 +62,8 @@ class VoiceActivity:
 
     def update(self, pcm: bytes | bytearray | memoryview) -> bool | None:
         """Feed one frame; return the new state when it changes, else None."""
-        samples = len(pcm) // 2
-        duration_ms = 1000.0 * samples / self.rate
-        if self._scratch.size != samples:
-            self._scratch = np.empty(samples)
-        self.level = level_dbfs(pcm, self._scratch)
+        duration_ms = 1000.0 * (len(pcm) // 2) / self.rate
+        self.level = level_dbfs(pcm)
         if self.speaking:
             quiet = self.level < self.off_dbfs
             self._run_ms = self._run_ms + duration_ms if quiet else 0.0

@@ -21,6 +21,7 @@ import threading
 import time
 
 from booth.audio import devices
+from booth.audio._pcm import to_stereo
 from booth.audio.framer import Framer
 from booth.audio.jitter import JitterBuffer, JitterStats
 from booth.audio.probe import PlaybackProbe
@@ -152,7 +153,7 @@ class Playback:
         if not pcm:
             return
         if self.channels != 1:
-            pcm = _to_stereo(pcm)
+            pcm = to_stereo(pcm)
         if cue:
             self._jitter.write_cue(pcm)
         else:
@@ -315,10 +316,3 @@ class Playback:
             with contextlib.suppress(RuntimeError):  # loop already closed
                 self._loop.call_soon_threadsafe(self._drained.set)
         return out
-
-
-def _to_stereo(mono: bytes) -> bytes:
-    import numpy as np
-
-    samples = np.frombuffer(mono, dtype="<i2")
-    return np.repeat(samples, 2).astype("<i2").tobytes()

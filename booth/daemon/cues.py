@@ -1,14 +1,15 @@
 """Short generated tones for call start, reconnecting, call end and error (16 kHz s16le PCM).
 
 Generated rather than shipped as files: nothing to install, and the volume comes from config.
-Each note has a 5 ms raised-cosine fade so it starts and stops without a click.
+Each note has a 5 ms raised-cosine fade so it starts and stops without a click. Plain
+Python (math, array): a cue is computed once per volume and rate, and cached.
 """
 
 from __future__ import annotations
 
 import functools
-
-import numpy as np
+import math
+from array import array
 
 from booth.daemon.commands import Cue
 from booth.protocol.messages import SAMPLE_RATE as RATE
@@ -24,27 +25,34 @@ SCORES: dict[Cue, tuple[tuple[float, float], ...]] = {
 }
 
 
-def _note(freq: float, seconds: float, rate: int) -> np.ndarray:
+def _note(freq: float, seconds: float, rate: int) -> list[float]:
     n = round(seconds * rate)
     if freq <= 0:
-        return np.zeros(n)
-    t = np.arange(n) / rate
+        return [0.0] * n
+    w1, w3 = 2 * math.pi * freq, 2 * math.pi * 3 * freq
     # A little third harmonic makes small booth speakers audible at low volume.
-    wave = np.sin(2 * np.pi * freq * t) + 0.2 * np.sin(2 * np.pi * 3 * freq * t)
+    wave = [math.sin(w1 * (i / rate)) + 0.2 * math.sin(w3 * (i / rate)) for i in range(n)]
     fade = min(round(FADE_S * rate), n // 2)
-    if fade:
-        ramp = 0.5 - 0.5 * np.cos(np.pi * np.arange(fade) / fade)
-        wave[:fade] *= ramp
-        wave[n - fade :] *= ramp[::-1]
-    peak = float(np.max(np.abs(wave)))
-    return wave / peak if peak > 0 else wave
+    for i in range(fade):
+        ramp = 0.5 - 0.5 * math.cos(math.pi * i / fade)
+        wave[i] *= ramp
+        wave[n - 1 - i] *= ramp
+    peak = max(map(abs, wave), default=0.0)
+    return [x / peak for x in wave] if peak > 0 else wave
 
 
 @functools.cache
 def cue_pcm(cue: Cue, volume: float = 0.3, rate: int = RATE) -> bytes:
-    """The cue as mono s16le PCM at ``rate``; ``volume`` 0..1 of full scale."""
+    """The cue as mono s16le PCM at ``rate`` (array's native int16: every target booth runs
+    on is little-endian); ``volume`` 0..1 of full scale."""
     if not 0.0 <= volume <= 1.0:
         raise ValueError(f"cue volume must be within 0..1, got {volume}")
-    wave = np.concatenate([_note(f, s, rate) for f, s in SCORES[cue]])
-    pcm = np.clip(np.round(wave * volume * 32767.0), -32768, 32767).astype("<i2")
+    pcm = array(
+        "h",
+        (
+            max(-32768, min(32767, round(x * volume * 32767.0)))
+            for freq, seconds in SCORES[cue]
+            for x in _note(freq, seconds, rate)
+        ),
+    )
     return pcm.tobytes()

@@ -146,13 +146,11 @@ def check_credential(ctx: Context) -> list[Check]:
 # Device choice and rate negotiation are booth.audio.devices' own, so doctor opens exactly
 # what the daemon would open.
 def level_dbfs(samples: bytes) -> float:
-    import numpy as np
+    """The daemon's level meter without its -120 dBFS floor: -inf is digital silence."""
+    from booth.audio.levels import rms
 
-    data = np.frombuffer(samples, dtype="<i2").astype(np.float64)
-    if data.size == 0:
-        return -math.inf
-    rms = float(np.sqrt(np.mean(data * data)))
-    return 20 * math.log10(rms / 32768.0) if rms > 0 else -math.inf
+    level = rms(samples)
+    return 20 * math.log10(level / 32768.0) if level > 0 else -math.inf
 
 
 def check_audio(ctx: Context) -> list[Check]:

@@ -198,6 +198,16 @@ def test_mixing_saturates() -> None:
     assert jb.read(3) == pcm([32767, -32768, 5])
 
 
+def test_mixing_across_the_ring_s_end_saturates_in_place() -> None:
+    """A cue that wraps the ring: speech is mixed into both of its parts."""
+    jb = JitterBuffer(rate=1000, prebuffer_ms=0, capacity_ms=10)
+    jb.write(pcm(range(7)))
+    jb.read(7)  # the read position is 3 samples before the ring's end
+    jb.write_cue(pcm([30000, 1, 2, -30000, 3, 4]))
+    jb.write(pcm([10000, 10, 20, -10000, 30]))
+    assert jb.read(6) == pcm([32767, 11, 22, -32768, 33, 4])
+
+
 def test_speech_goes_on_where_it_left_off_over_the_cue() -> None:
     jb = JitterBuffer(rate=1000, prebuffer_ms=0, capacity_ms=100)
     jb.write_cue(pcm([7, 7, 7]))

@@ -1,4 +1,5 @@
-"""Generated sound cues: short, clean-edged, the right pitches, at the configured volume."""
+"""Generated sound cues: short, clean-edged, the right pitches, at the configured volume, and
+the sound the numpy formula they were first written in gives."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 
 from booth.daemon.commands import Cue
-from booth.daemon.cues import RATE, cue_pcm
+from booth.daemon.cues import FADE_S, RATE, SCORES, cue_pcm
 
 
 def samples(cue: Cue, volume: float = 0.3) -> np.ndarray:
@@ -43,3 +44,34 @@ def test_cues_differ_and_volume_scales() -> None:
     assert np.max(np.abs(loud)) == pytest.approx(10 * np.max(np.abs(quiet)), rel=0.01)
     with pytest.raises(ValueError, match="volume"):
         cue_pcm(Cue.START, 1.5)
+
+
+def numpy_cue(cue: Cue, volume: float, rate: int) -> np.ndarray:
+    """The cues as first written, in numpy: the reference for the plain-Python version."""
+    notes = []
+    for freq, seconds in SCORES[cue]:
+        n = round(seconds * rate)
+        if freq <= 0:
+            notes.append(np.zeros(n))
+            continue
+        t = np.arange(n) / rate
+        wave = np.sin(2 * np.pi * freq * t) + 0.2 * np.sin(2 * np.pi * 3 * freq * t)
+        fade = min(round(FADE_S * rate), n // 2)
+        ramp = 0.5 - 0.5 * np.cos(np.pi * np.arange(fade) / fade)
+        wave[:fade] *= ramp
+        wave[n - fade :] *= ramp[::-1]
+        notes.append(wave / np.max(np.abs(wave)))
+    wave = np.concatenate(notes)
+    return np.clip(np.round(wave * volume * 32767.0), -32768, 32767).astype(np.int16)
+
+
+@pytest.mark.parametrize("rate", [16000, 24000, 44100, 48000])
+@pytest.mark.parametrize("volume", [0.0, 0.3, 1.0])
+@pytest.mark.parametrize("cue", list(Cue))
+def test_cue_is_the_numpy_formula_within_one_lsb(cue: Cue, volume: float, rate: int) -> None:
+    """Within one step: numpy's sin and cos may round differently from libm's (on this
+    machine every sample is the same)."""
+    got = np.frombuffer(cue_pcm(cue, volume, rate), dtype=np.int16).astype(np.int32)
+    want = numpy_cue(cue, volume, rate).astype(np.int32)
+    assert len(got) == len(want)
+    assert np.max(np.abs(got - want)) <= 1
