@@ -6,6 +6,10 @@ import contextlib
 import logging
 from collections.abc import Iterator
 
+#: For the bench's own child processes, which load numpy (the booth never does): OpenBLAS
+#: would start a thread per core, idle threads that are not the booth's.
+BENCH_ENV = {"OPENBLAS_NUM_THREADS": "1"}
+
 
 @contextlib.contextmanager
 def quiet_booth_logs(level: int = logging.ERROR) -> Iterator[None]:

@@ -1,7 +1,7 @@
 """`booth bench memory`: what `booth run` imports, and what each import costs in RSS and time.
 
-Each figure comes from a fresh interpreter (``sys.executable``, with ``booth run``'s
-``OPENBLAS_NUM_THREADS=1``), so nothing the bench itself imported is counted:
+Each figure comes from a fresh interpreter (``sys.executable``), so nothing the bench itself
+imported is counted:
 
 - ``steps``: what the daemon loads until it is ready (its imports in the order they load, its
   command line, then the device probe: the booth's ALSA configuration, and a child process
@@ -21,18 +21,17 @@ Each figure comes from a fresh interpreter (``sys.executable``, with ``booth run
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from typing import Any
-
-from booth.commands.run import DAEMON_ENV
 
 FORBIDDEN = (
     "booth.devserver",
     "booth.bench",
     "booth.sim",
-    "numpy.fft",  # only the framer's design uses it: the taps are shipped (framer_taps.npz)
+    # The daemon's audio work is the framer's and the PCM helpers' C (booth/audio/_fir.c,
+    # _pcm.c): numpy (with OpenBLAS, ~12.7 MB) is for the framer's design, benches and tests.
+    "numpy",
     "jwt",
     "aiohttp",
     "matplotlib",
@@ -50,7 +49,6 @@ READY_STEP = "device probe (a child process)"
 # (label, statement) run one after another in one fresh interpreter.
 STEPS: tuple[tuple[str, str], ...] = (
     ("asyncio + ssl", "import asyncio, ssl"),
-    ("numpy", "import numpy"),
     ("gpiozero", "import gpiozero, gpiozero.pins.mock"),
     ("pyaudio", "import pyaudio"),
     ("systemd", "import systemd.daemon"),
@@ -90,8 +88,16 @@ STEPS: tuple[tuple[str, str], ...] = (
         "asyncio.run(first_request())",
     ),
     (
-        "first call: framers (shipped taps)",
-        "from booth.audio.framer import Framer; Framer(48000); Framer(16000, 48000, 1, 48)",
+        "first call: the audio path (framers, shipped taps; jitter buffer, level meter, cues)",
+        "from booth.audio.framer import Framer\n"
+        "Framer(48000).push(bytes(1920)); Framer(16000, 48000, 1, 48).push(bytes(640))\n"
+        "from booth.audio.jitter import JitterBuffer\n"
+        "from booth.audio.levels import VoiceActivity\n"
+        "from booth.daemon.commands import Cue\n"
+        "from booth.daemon.cues import cue_pcm\n"
+        "jitter = JitterBuffer(48000, 60.0, 1000.0)\n"
+        "jitter.write_cue(cue_pcm(Cue.START, 0.3, 48000)); jitter.read(960)\n"
+        "VoiceActivity().update(bytes(640))",
     ),
 )
 
@@ -130,10 +136,6 @@ print(json.dumps({"steps": out, "modules": loaded}))
 """
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, **DAEMON_ENV}  # what `booth run` sets for itself
-
-
 def _steps() -> dict[str, Any]:
     done = subprocess.run(  # noqa: S603 - this interpreter, our own probe
         [sys.executable, "-P", "-c", _PROBE, json.dumps(STEPS), json.dumps(LAZY)],
@@ -141,7 +143,6 @@ def _steps() -> dict[str, Any]:
         text=True,
         check=True,
         timeout=120,
-        env=_env(),
     )
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
@@ -156,7 +157,6 @@ def _scan_mb() -> dict[str, float]:
             text=True,
             check=True,
             timeout=120,
-            env=_env(),
         )
         out[alsa] = float(done.stdout.strip().splitlines()[-1])
     return out
@@ -169,7 +169,6 @@ def _importtime(top: int = 15) -> list[dict[str, Any]]:
         text=True,
         check=True,
         timeout=120,
-        env=_env(),
     )
     rows: list[dict[str, Any]] = []
     for line in done.stderr.splitlines():

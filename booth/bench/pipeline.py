@@ -29,21 +29,24 @@ p50/p99 are per call; the table shows their median over calls and the spread (mi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
+import os
 import statistics
+import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from booth.bench import quiet_booth_logs
-from booth.bench.pipeline_floor import DEVICE_RATE, speech_like
+from booth.bench import BENCH_ENV, quiet_booth_logs
+from booth.bench.pipeline_floor import DEVICE_RATE
 from booth.bench.procstat import memory_mb
-from booth.commands.run import DAEMON_ENV
 from booth.sim.child import run_child, serving_child
 from booth.sim.supervised import booth_process
 
@@ -93,8 +96,6 @@ async def start_to_ready(
     RSS/PSS/USS then (the daemon alone, idle, none of the bench's modules loaded). The last
     one then takes a call through its control socket, and its RSS/PSS/USS once it is idle
     again is the third value: what a booth holds between calls."""
-    from booth.sim.alsa_devices import alsa_file_devices
-
     key_file = workdir / "api_key"
     key_file.write_text(KEY + "\n")
     key_file.chmod(0o600)
@@ -112,12 +113,10 @@ async def start_to_ready(
     times: list[float] = []
     memory: list[dict[str, float]] = []
     after_call: dict[str, Any] = {}
-    with alsa_file_devices(
-        workdir / "alsa", speech_like(2.0), rate=DEVICE_RATE, paced=True, loop_capture=True
-    ) as alsa:
+    async with fifo_devices(workdir / "devices") as devices_env:
         for i in range(repeats):
             control = workdir / f"control-{i}.sock"
-            env = {**alsa.env, "BOOTH_CONTROL_SOCKET": str(control)}
+            env = {**devices_env, "BOOTH_CONTROL_SOCKET": str(control)}
             started = time.monotonic()
             async with booth_process(config, workdir / f"notify-{i}", env=env) as booth:
                 await booth.wait_for("READY=1")
@@ -133,6 +132,30 @@ async def start_to_ready(
                     else:
                         after_call = memory_mb(booth.pid)
     return times, memory, after_call
+
+
+@contextlib.asynccontextmanager
+async def fifo_devices(directory: Path) -> AsyncIterator[dict[str, str]]:
+    """The paced mic and speaker for another process (``booth.sim.fifo_devices``: FIFOs, since
+    the in-process devices' pipe descriptors do not pass to a child), in a process of their
+    own; yields the environment that points alsa-lib at them."""
+    from booth.audio.alsaconf import STOCK_CONFIG
+
+    asoundrc = directory / "asoundrc"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "booth.sim.fifo_devices", "--dir", str(directory),
+        "--asoundrc", str(asoundrc), "--rate", str(DEVICE_RATE),
+        stdout=asyncio.subprocess.PIPE, env={**os.environ, **BENCH_ENV},
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        async with asyncio.timeout(30):
+            await proc.stdout.readline()  # the devices are declared and paced
+        yield {"ALSA_CONFIG_PATH": f"{STOCK_CONFIG}:{asoundrc}", "JACK_NO_START_SERVER": "1"}
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+        await proc.wait()
 
 
 async def _one_call_by_control(socket_path: Path, talk_s: float = 3.0) -> None:
@@ -169,8 +192,9 @@ async def _one_call_by_control(socket_path: Path, talk_s: float = 3.0) -> None:
     await asyncio.sleep(2.0)  # the persona's answer
     await command("end_call")
     status = await state("idle", within=60.0)
-    if status.last_summary is None:
-        raise RuntimeError("the call left no summary")
+    summary = status.last_summary or {}
+    if summary.get("END_REASON") != "double_press":  # not an error (no mic, speaker lost…)
+        raise RuntimeError(f"the call did not end as the rep ended it: {summary}")
 
 
 async def measure(
@@ -222,11 +246,11 @@ async def _measure(
             "prebuffer_ms": prebuffer_ms,  # None: the booth's default
             "profile": str(profile) if profile is not None else None,
         }
-        # Both children get what `booth run` sets for itself (OpenBLAS single-threaded).
-        raw = await run_child("booth.bench.pipeline_booth", plan, limit_s=limit, env=DAEMON_ENV)
+        # Both children load numpy for the bench's probes: OpenBLAS single-threaded.
+        raw = await run_child("booth.bench.pipeline_booth", plan, limit_s=limit, env=BENCH_ENV)
         # The I/O floor: the same call done plainly, same service, proxy and devices.
         floor = await run_child(
-            "booth.bench.pipeline_floor", plan, limit_s=cpu_s + 60, env=DAEMON_ENV
+            "booth.bench.pipeline_floor", plan, limit_s=cpu_s + 60, env=BENCH_ENV
         )
         with tempfile.TemporaryDirectory(prefix="booth-bench-ready-") as tmp:
             ready, ready_memory, after_call = await start_to_ready(

@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from booth.commands import add_config_option
-
-#: What `booth run` sets for itself before numpy loads (unless already set): the booth's
-#: array work is a few hundred samples at a time, so OpenBLAS's thread pool (a thread per
-#: core, each with its buffers) only costs memory. The systemd unit sets the same.
-DAEMON_ENV = {"OPENBLAS_NUM_THREADS": "1"}
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,8 +25,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    for name, value in DAEMON_ENV.items():
-        os.environ.setdefault(name, value)
     from booth.config import load_api_key, load_config, load_proxy
 
     # Validate everything before touching hardware or the network (exit 78 on a problem).
