@@ -47,6 +47,7 @@ import numpy as np
 from booth.bench import BENCH_ENV, quiet_booth_logs
 from booth.bench.pipeline_floor import DEVICE_RATE
 from booth.bench.procstat import memory_mb
+from booth.daemon.control import ControlError
 from booth.sim.child import run_child, serving_child
 from booth.sim.supervised import booth_process
 
@@ -125,7 +126,7 @@ async def start_to_ready(
                 if i == repeats - 1:
                     try:
                         await _one_call_by_control(control)
-                    except (TimeoutError, RuntimeError, OSError) as exc:
+                    except (TimeoutError, RuntimeError, OSError, ControlError) as exc:
                         # The rest of the run still stands; the figure is reported missing.
                         log.warning("no idle figure after a call: %s", exc)
                         after_call = {"error": str(exc)}

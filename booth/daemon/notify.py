@@ -1,15 +1,16 @@
 """systemd notify: READY=1, STATUS=…, WATCHDOG=1, STOPPING=1 over $NOTIFY_SOCKET.
 
-Uses libsystemd's sd_notify (systemd-python) when it is importable and the socket comes from
-the process environment; otherwise sends the datagram itself (the protocol is one
-``KEY=value`` per line to an AF_UNIX datagram socket; a leading ``@`` means the abstract
-namespace). Off systemd (no NOTIFY_SOCKET) every call is a cheap no-op. Never raises: a
-booth must not die because its supervisor's socket hiccuped.
+The protocol is one ``KEY=value`` per line in a datagram to an AF_UNIX socket (a leading
+``@`` means the abstract namespace), sent here without blocking. Not libsystemd's sd_notify:
+its socket blocks when the receiver's queue is full, and a status line sent from the event
+loop then stops the whole booth (buttons, audio, the control socket) until the supervisor
+reads; a message that cannot go now is dropped instead. Off systemd (no NOTIFY_SOCKET) every
+call is a cheap no-op. Never raises: a booth must not die because its supervisor's socket
+hiccuped.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import socket
@@ -20,23 +21,10 @@ from booth.wakeups import sleep_on_grid
 log = logging.getLogger(__name__)
 
 
-def _libsystemd_notify() -> Callable[[str], bool] | None:
-    try:
-        daemon = importlib.import_module("systemd.daemon")  # optional extra: booth[systemd]
-    except ImportError:
-        return None
-    notify: Callable[[str], bool] = daemon.notify
-    return notify
-
-
 class Notifier:
-    def __init__(
-        self, environ: Mapping[str, str] | None = None, *, use_libsystemd: bool = True
-    ) -> None:
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
         self.address = env.get("NOTIFY_SOCKET", "")
-        # sd_notify reads the real environment, so it only fits when that is our source.
-        self._sd = _libsystemd_notify() if use_libsystemd and environ is None else None
         self._sock: socket.socket | None = None
         self._warned = False
         self.sent = 0
@@ -50,7 +38,7 @@ class Notifier:
             return False
         text = "\n".join(f"{k}={v.replace(chr(10), ' ')}" for k, v in fields.items())
         try:
-            ok = self._sd(text) if self._sd is not None else self._send_datagram(text)
+            ok = self._send_datagram(text)
         except OSError as exc:
             ok = False
             if not self._warned:

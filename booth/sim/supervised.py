@@ -16,6 +16,9 @@ from pathlib import Path
 
 from booth.interpreter import module_command
 
+#: What a child's stderr is kept up to (the rest is read and dropped).
+STDERR_KEPT = 4 << 20
+
 
 class BoothProcess:
     def __init__(self, proc: asyncio.subprocess.Process, notify: socket.socket) -> None:
@@ -23,8 +26,18 @@ class BoothProcess:
         self._notify = notify
         #: Every sd_notify datagram received so far, in order.
         self.messages: list[str] = []
+        #: The child's stderr, once it has stopped (its first STDERR_KEPT bytes).
         self.stderr = ""
         self._stopped = False
+        # Read all along: a child whose stderr pipe fills (64 kB) blocks in its next log
+        # write, event loop and all, and stops answering.
+        self._err = bytearray()
+        self._reader = asyncio.get_running_loop().create_task(self._read_stderr())
+
+    async def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        while chunk := await self.proc.stderr.read(65536):
+            self._err += chunk[: max(0, STDERR_KEPT - len(self._err))]
 
     @property
     def pid(self) -> int:
@@ -52,11 +65,12 @@ class BoothProcess:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.send_signal(signal.SIGTERM)
         try:
-            _, err = await asyncio.wait_for(self.proc.communicate(), within)
+            await asyncio.wait_for(self.proc.wait(), within)
         except TimeoutError:
             self.proc.kill()
-            _, err = await self.proc.communicate()
-        self.stderr = (err or b"").decode(errors="replace")
+            await self.proc.wait()
+        await self._reader  # to the pipe's end
+        self.stderr = self._err.decode(errors="replace")
         assert self.proc.returncode is not None
         return self.proc.returncode
 

@@ -41,11 +41,8 @@ async def recv(sock: socket.socket, timeout: float = 5.0) -> str:
     return data.decode()
 
 
-@pytest.mark.parametrize("libsystemd", [True, False])
-async def test_ready_status_watchdog_stopping_arrive(
-    receiver: socket.socket, libsystemd: bool
-) -> None:
-    n = Notifier(use_libsystemd=libsystemd)
+async def test_ready_status_watchdog_stopping_arrive(receiver: socket.socket) -> None:
+    n = Notifier()
     assert n.enabled
     assert n.ready("Idle – press the button")
     assert await recv(receiver) == "READY=1\nSTATUS=Idle – press the button"
@@ -58,15 +55,14 @@ async def test_ready_status_watchdog_stopping_arrive(
     n.close()
 
 
-@pytest.mark.parametrize("libsystemd", [True, False])
-async def test_abstract_namespace_socket(monkeypatch: pytest.MonkeyPatch, libsystemd: bool) -> None:
+async def test_abstract_namespace_socket(monkeypatch: pytest.MonkeyPatch) -> None:
     name = f"booth-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind("\0" + name)
     sock.setblocking(False)
     monkeypatch.setenv("NOTIFY_SOCKET", "@" + name)
     try:
-        n = Notifier(use_libsystemd=libsystemd)
+        n = Notifier()
         assert n.ready()
         assert await recv(sock) == "READY=1"
     finally:
@@ -74,8 +70,20 @@ async def test_abstract_namespace_socket(monkeypatch: pytest.MonkeyPatch, libsys
 
 
 def test_status_text_cannot_inject_fields(receiver: socket.socket) -> None:
-    Notifier(use_libsystemd=False).status("line one\nWATCHDOG=trigger")
+    Notifier().status("line one\nWATCHDOG=trigger")
     assert drain(receiver) == ["STATUS=line one WATCHDOG=trigger"]
+
+
+def test_a_supervisor_that_does_not_read_never_blocks_the_booth(
+    receiver: socket.socket,
+) -> None:
+    """The receiver's queue fills (nobody reads it): sends go on returning at once, the ones
+    that do not fit dropped, instead of blocking the event loop they are sent from."""
+    n = Notifier()
+    results = [n.status(f"In call with Alex, 00:{i:02d} " + "x" * 200) for i in range(5000)]
+    assert results[0] and not results[-1]
+    assert n.sent == results.count(True) < 5000
+    assert len(drain(receiver)) == n.sent  # what was sent arrived whole
 
 
 def test_off_systemd_is_a_no_op() -> None:
@@ -99,7 +107,7 @@ def test_watchdog_interval_is_half_of_watchdog_usec() -> None:
 
 
 async def test_watchdog_pings_stop_while_the_loop_is_blocked(receiver: socket.socket) -> None:
-    pinger = WatchdogPinger(Notifier(use_libsystemd=False), interval=0.02)
+    pinger = WatchdogPinger(Notifier(), interval=0.02)
     task = asyncio.create_task(pinger.run())
     try:
         assert await recv(receiver) == "WATCHDOG=1"
@@ -122,7 +130,7 @@ async def test_watchdog_pings_withheld_while_the_daemon_makes_no_progress(
             progress.set()
         return healthy["ok"]
 
-    pinger = WatchdogPinger(Notifier(use_libsystemd=False), interval=0.01, alive=alive)
+    pinger = WatchdogPinger(Notifier(), interval=0.01, alive=alive)
     task = asyncio.create_task(pinger.run())
     try:
         await asyncio.wait_for(progress.wait(), 5)

@@ -7,6 +7,7 @@ import os
 import signal
 from pathlib import Path
 
+from booth.daemon import control
 from booth.daemon.service import install_signal_handlers
 from booth.devserver.calls import CallStatus
 from booth.sim.supervised import booth_process
@@ -50,3 +51,21 @@ async def test_booth_run_process_notifies_systemd_and_stops_on_sigterm(tmp_path:
         assert API_KEY not in booth.stderr
         # No sound card on a test machine: the booth still comes up and says so in STATUS.
         assert "STATUS=" in ready
+
+
+async def test_a_chatty_booth_run_keeps_answering(tmp_path: Path) -> None:
+    """More log than a pipe holds (64 kB): the child's stderr is read all along, so the daemon
+    never blocks in a log write and stops answering its control socket."""
+    async with quick_devserver() as server:
+        config = write_run_config(tmp_path, server.url, booth_id="booth-chatty")
+        sock = tmp_path / "control.sock"
+        env = {"BOOTH_CONTROL_SOCKET": str(sock)}
+        async with booth_process(config, tmp_path / "notify", env=env) as booth:
+            await booth.wait_for("READY=1")
+            for _ in range(2000):  # each logs a ~150-byte "control: release" record
+                response = await asyncio.to_thread(control.request, "release", sock, timeout=5)
+                assert response.ok
+            code = await booth.stop()
+        assert code == 0
+        assert len(booth.stderr) > 65536
+        assert booth.stderr.count("control: release") == 2000
