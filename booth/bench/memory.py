@@ -51,7 +51,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("asyncio + ssl", "import asyncio, ssl"),
     ("gpiozero", "import gpiozero, gpiozero.pins.mock"),
     ("pyaudio", "import pyaudio"),
-    ("systemd", "import systemd.daemon"),
+    ("systemd (the journal handler)", "import systemd.journal"),
     (
         "booth daemon (the rest)",
         "from booth import cli\ncli.build_parser('run')\nimport booth.daemon.service",
