@@ -35,7 +35,6 @@ import json
 import logging
 import os
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -47,7 +46,8 @@ import numpy as np
 from booth.bench import BENCH_ENV, quiet_booth_logs
 from booth.bench.pipeline_floor import DEVICE_RATE
 from booth.bench.procstat import memory_mb
-from booth.daemon.control import ControlError
+from booth.daemon import control
+from booth.interpreter import module_command
 from booth.sim.child import run_child, serving_child
 from booth.sim.supervised import booth_process
 
@@ -116,8 +116,8 @@ async def start_to_ready(
     after_call: dict[str, Any] = {}
     async with fifo_devices(workdir / "devices") as devices_env:
         for i in range(repeats):
-            control = workdir / f"control-{i}.sock"
-            env = {**devices_env, "BOOTH_CONTROL_SOCKET": str(control)}
+            control_socket = workdir / f"control-{i}.sock"
+            env = {**devices_env, "BOOTH_CONTROL_SOCKET": str(control_socket)}
             started = time.monotonic()
             async with booth_process(config, workdir / f"notify-{i}", env=env) as booth:
                 await booth.wait_for("READY=1")
@@ -125,8 +125,8 @@ async def start_to_ready(
                 memory.append(memory_mb(booth.pid))
                 if i == repeats - 1:
                     try:
-                        await _one_call_by_control(control)
-                    except (TimeoutError, RuntimeError, OSError, ControlError) as exc:
+                        await _one_call_by_control(control_socket)
+                    except (TimeoutError, RuntimeError, OSError, control.ControlError) as exc:
                         # The rest of the run still stands; the figure is reported missing.
                         log.warning("no idle figure after a call: %s", exc)
                         after_call = {"error": str(exc)}
@@ -140,19 +140,19 @@ async def fifo_devices(directory: Path) -> AsyncIterator[dict[str, str]]:
     """The paced mic and speaker for another process (``booth.sim.fifo_devices``: FIFOs, since
     the in-process devices' pipe descriptors do not pass to a child), in a process of their
     own; yields the environment that points alsa-lib at them."""
-    from booth.audio.alsaconf import STOCK_CONFIG
+    from booth.sim.alsa_devices import alsa_env
 
     asoundrc = directory / "asoundrc"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "booth.sim.fifo_devices", "--dir", str(directory),
-        "--asoundrc", str(asoundrc), "--rate", str(DEVICE_RATE),
+        *module_command("booth.sim.fifo_devices", "--dir", str(directory),
+                        "--asoundrc", str(asoundrc), "--rate", str(DEVICE_RATE)),
         stdout=asyncio.subprocess.PIPE, env={**os.environ, **BENCH_ENV},
     )  # fmt: skip
     try:
         assert proc.stdout is not None
         async with asyncio.timeout(30):
             await proc.stdout.readline()  # the devices are declared and paced
-        yield {"ALSA_CONFIG_PATH": f"{STOCK_CONFIG}:{asoundrc}", "JACK_NO_START_SERVER": "1"}
+        yield alsa_env(asoundrc)
     finally:
         if proc.returncode is None:
             proc.terminate()
@@ -163,7 +163,6 @@ async def _one_call_by_control(socket_path: Path, talk_s: float = 3.0) -> None:
     """A call as a rep would make one, through the daemon's control socket: start it, talk
     for ``talk_s`` (the mic's looped speech), let the persona answer, end it, and return
     once the booth is idle again with the call's summary written."""
-    from booth.daemon import control
 
     async def command(name: control.Command) -> control.Status:
         response = await asyncio.to_thread(control.request, name, socket_path, timeout=5.0)

@@ -217,10 +217,7 @@ def alsa_file_devices(
             playback_out,
         )
     )
-    devs.env = {
-        "ALSA_CONFIG_PATH": f"{STOCK_CONFIG}:{devs.config_path}",
-        "JACK_NO_START_SERVER": "1",
-    }
+    devs.env = alsa_env(devs.config_path)
     saved = {k: os.environ.get(k) for k in devs.env}
     os.environ.update(devs.env)
     try:
@@ -232,6 +229,12 @@ def alsa_file_devices(
             else:
                 os.environ[key] = value
         devs.finish()
+
+
+def alsa_env(config_path: Path) -> dict[str, str]:
+    """The environment that points alsa-lib (and so PortAudio) at the devices declared in
+    ``config_path``, after the stock configuration; no JACK server is started by a scan."""
+    return {"ALSA_CONFIG_PATH": f"{STOCK_CONFIG}:{config_path}", "JACK_NO_START_SERVER": "1"}
 
 
 def asoundrc(
