@@ -264,20 +264,14 @@ class JitterBuffer:
             self._written += skipped  # written and at once overwritten: _trim drops it
             data = data[skipped:]
             n = self._size
-        start = self._written % self._size
-        first = min(n, self._size - start)
-        self._view[start : start + first] = data[:first]
-        if first < n:
-            self._view[: n - first] = data[first:]
+        head, tail = self._spans(self._written, n)
+        head[:] = data[: len(head)]
+        tail[:] = data[len(head) :]
         self._written += n
 
     def _take(self, n: int) -> bytes:
-        start = self._read % self._size
-        end = start + n
-        if end <= self._size:
-            chunk = self._view[start:end].tobytes()
-        else:
-            chunk = self._view[start:].tobytes() + self._view[: end - self._size]
+        head, tail = self._spans(self._read, n)
+        chunk = head.tobytes() + tail if tail else head.tobytes()
         self._advance(n)
         self.stats.played_samples += n // self._bpf
         return chunk
@@ -356,25 +350,29 @@ class JitterBuffer:
         saturating); what runs past the queue's end is appended. Notes where the next
         chunk goes while that is still inside the queue."""
         overlap = min(len(data), self._written - start)
-        begin = start % self._size
-        first = min(overlap, self._size - begin)
-        add_saturating(self._view[begin : begin + first], data[:first])
-        add_saturating(self._view[: overlap - first], data[first:overlap])
+        head, tail = self._spans(start, overlap)
+        add_saturating(head, data[: len(head)])
+        add_saturating(tail, data[len(head) : overlap])
         self._append(data[overlap:])
         end = start + len(data)
         self._mix_at = end if end < self._written else None
 
     def _segment(self, pos: int, n: int) -> bytes:
         """A copy of n queued bytes from byte position pos."""
-        begin = pos % self._size
-        first = min(n, self._size - begin)
-        return self._view[begin : begin + first].tobytes() + self._view[: n - first]
+        head, tail = self._spans(pos, n)
+        return head.tobytes() + tail
 
     def _store(self, pos: int, raw: bytes) -> None:
+        head, tail = self._spans(pos, len(raw))
+        head[:] = raw[: len(head)]
+        tail[:] = raw[len(head) :]
+
+    def _spans(self, pos: int, n: int) -> tuple[memoryview, memoryview]:
+        """The ring's bytes for positions [pos, pos + n), n at most its size: from pos up to
+        the ring's end, then (when they wrap) from its start."""
         begin = pos % self._size
-        first = min(len(raw), self._size - begin)
-        self._view[begin : begin + first] = raw[:first]
-        self._view[: len(raw) - first] = raw[first:]
+        first = min(n, self._size - begin)
+        return self._view[begin : begin + first], self._view[: n - first]
 
 
 def _overlap(start: int, end: int, lo: int, hi: int) -> int:
